@@ -1,0 +1,114 @@
+# bcast - plain GNU Makefile. `make demo` and `make test` install what is
+# missing (Debian packages) before they build.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+ZSHDIR ?= $(PREFIX)/share/zsh/site-functions
+BASHDIR ?= $(PREFIX)/share/bash-completion/completions
+
+VERSION := $(shell cat VERSION)
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS := hiredis libpq sqlite3 json-c libcurl libevent
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
+	-DBC_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+override LDFLAGS += -Wl,--as-needed
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+PROGS := bcast-emit bcast-event bcast-hub bcast-tail bcast-flush
+BINS := $(addprefix bin/,$(PROGS))
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:.c=.o)
+COMMON_SRC := $(wildcard src/common/*.c)
+COMMON_OBJ := $(COMMON_SRC:.c=.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
+UNIT_ASAN := $(patsubst tests/unit/%.c,build/asan/%,$(UNIT_SRC))
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Debian packages: what builds bcast, and what its tests and bench use.
+BUILD_DEBS := gcc make pkg-config libhiredis-dev libpq-dev libsqlite3-dev \
+	libjson-c-dev libcurl4-openssl-dev libevent-dev
+TEST_DEBS := bats redis-server postgresql mandoc curl clang procps valgrind \
+	chromium util-linux iproute2
+BENCH_DEBS := nginx libnginx-mod-nchan
+
+.PHONY: all deps test-deps bench-deps test unit demo install uninstall clean fuzz bench
+all: $(BINS)
+
+lib/libbcast.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+lib/%.o: lib/%.c $(wildcard lib/*.h)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+src/%.o: src/%.c $(wildcard lib/*.h src/*/*.h)
+	$(CC) $(CFLAGS) -Isrc/common -c -o $@ $<
+
+# A program is src/NAME.c or every .c file under src/NAME/.
+.SECONDEXPANSION:
+bin/%: $$(patsubst %.c,%.o,$$(wildcard src/%.c src/%/*.c)) $(COMMON_OBJ) lib/libbcast.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/unit/%: tests/unit/%.c tests/unit/unit.h lib/libbcast.a
+	@mkdir -p build/unit
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< lib/libbcast.a $(LDFLAGS) $(LDLIBS)
+
+build/asan/%: tests/unit/%.c tests/unit/unit.h $(LIB_SRC) $(wildcard lib/*.h)
+	@mkdir -p build/asan
+	$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+unit: $(UNIT_BIN) $(UNIT_ASAN)
+
+# Install what is missing, once: dpkg-query tells which packages are absent.
+define apt_install
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make: need root to install:$$missing" >&2; exit 69; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+deps:
+	$(call apt_install,$(BUILD_DEBS))
+test-deps: deps
+	$(call apt_install,$(TEST_DEBS))
+bench-deps: test-deps
+	$(call apt_install,$(BENCH_DEBS))
+
+test: test-deps
+	$(MAKE) all unit
+	tests/run
+
+demo: deps
+	$(MAKE) all
+	examples/demo.sh
+
+fuzz: test-deps
+	$(MAKE) all
+	tests/fuzz/run $${FUZZ_SECONDS:-600}
+
+bench: bench-deps
+	$(MAKE) all
+	$(MAKE) -C bench
+	bench/run
+
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(BASHDIR)
+	install -m 644 completions/_bcast $(DESTDIR)$(ZSHDIR)/_bcast
+	for p in $(PROGS); do install -m 644 completions/bcast.bash $(DESTDIR)$(BASHDIR)/$$p; done
+
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(MANDIR)/man1/$$p.1 $(DESTDIR)$(BASHDIR)/$$p; done
+	rm -f $(DESTDIR)$(MANDIR)/man7/bcast.7 $(DESTDIR)$(ZSHDIR)/_bcast
+
+clean:
+	rm -rf bin build lib/*.o lib/libbcast.a src/*.o src/*/*.o

@@ -1,0 +1,89 @@
+/* bc_record.h - the log record and the admin event, in JSON (json-c).
+ *
+ * A log record:
+ *   {"thread_id":"run-42","seq":17,"ts":"2026-11-25T19:08:10.123456Z",
+ *    "stream":"stdout","line":"step 3 done"}
+ * An admin event:
+ *   {"type":"run_completed","thread_id":"run-42",
+ *    "ts":"2026-11-25T19:08:11.000001Z","data":{"exit_code":0}}
+ *
+ * Lines are always valid UTF-8 without NUL once they are in a record:
+ * bc_line_clean() replaces invalid sequences and NUL with U+FFFD, and
+ * decoding cleans again, so nothing downstream (PostgreSQL text, SSE) can be
+ * broken by a line. Encoded JSON never contains a raw newline. */
+#ifndef BCAST_RECORD_H
+#define BCAST_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bc_buf.h"
+#include "bc_tid.h"
+
+#define BC_TS_LEN 40               /* room for an RFC 3339 timestamp */
+#define BC_LINE_MAX_DEFAULT 65536  /* longer lines are split */
+
+struct bc_record {
+	char thread_id[BC_TID_MAX + 1];
+	long long seq;
+	char ts[BC_TS_LEN];   /* "2026-11-25T19:08:10.123456Z" */
+	char stream[16];      /* "stdout" or "stderr" */
+	char *line;           /* owned, NUL-terminated, valid UTF-8, no NUL */
+	size_t line_len;
+};
+
+struct bc_event {
+	char type[65];        /* [a-z][a-z0-9_.]* */
+	char thread_id[BC_TID_MAX + 1];
+	char ts[BC_TS_LEN];
+	char *data;           /* owned JSON object text; "{}" when none */
+};
+
+/* Current time as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC). */
+void bc_ts_now(char out[BC_TS_LEN]);
+/* Microseconds since the epoch (CLOCK_REALTIME). */
+int64_t bc_now_us(void);
+
+/* Append to out the n bytes of in with invalid UTF-8 and NUL bytes replaced
+ * by U+FFFD. A single trailing '\r' is NOT removed here (see bc_line_chomp).
+ * Returns 0 or -1 (out's cap reached / out-of-memory). */
+int bc_line_clean(const char *in, size_t n, struct bc_buf *out);
+/* Length of the line without a single trailing '\r'. */
+size_t bc_line_chomp(const char *line, size_t n);
+/* Where to cut the n bytes at s so the first part is at most limit bytes
+ * and does not end inside a UTF-8 character. Returns a value in
+ * (0, min(n, limit)]; when no boundary is found within the last 3 bytes,
+ * returns limit. */
+size_t bc_utf8_cut(const char *s, size_t n, size_t limit);
+
+/* Set r's line to a cleaned copy of the n bytes at line. 0 or -1. */
+int bc_record_set_line(struct bc_record *r, const char *line, size_t n);
+/* Append r as one JSON object (no newline) to out. 0 or -1. */
+int bc_record_encode(const struct bc_record *r, struct bc_buf *out);
+/* Parse one JSON record from the n bytes at json. Requires thread_id (valid),
+ * seq (integer >= 0) and line (string); ts defaults to now, stream to
+ * "stdout". The line is cleaned. r must be zeroed or cleared first; on
+ * success the caller owns r->line (bc_record_clear). Returns 0, or -1 with
+ * a one-line reason in err (r is then cleared). */
+int bc_record_decode(const char *json, size_t n, struct bc_record *r,
+                     char *err, size_t errlen);
+/* Free r->line and zero r. Safe on a zeroed record. */
+void bc_record_clear(struct bc_record *r);
+
+/* Append e as one JSON object (no newline) to out. e->data NULL means {}.
+ * 0 or -1. */
+int bc_event_encode(const struct bc_event *e, struct bc_buf *out);
+/* Parse one admin event. Requires type (valid) and thread_id (valid); ts
+ * defaults to now; data must be an object when present. Same contract as
+ * bc_record_decode. */
+int bc_event_decode(const char *json, size_t n, struct bc_event *e,
+                    char *err, size_t errlen);
+/* Check that the n bytes at json are one JSON object. 0 or -1 with err. */
+int bc_json_object_check(const char *json, size_t n, char *err, size_t errlen);
+void bc_event_clear(struct bc_event *e);
+/* True for run_completed, run_error, run_cancelled and run_paused: the
+ * event types after which a thread is flushed. */
+bool bc_event_is_terminal(const char *type);
+
+#endif

@@ -1,0 +1,57 @@
+/* bc_spool.h - the local spool: an append-only journal per thread, used
+ * when Redis is unreachable or disabled.
+ *
+ * Layout under DIR:
+ *   {thread_id}.journal            NDJSON records, appended under flock
+ *   {thread_id}.journal.flushing.* journals claimed by a flusher
+ *   {thread_id}.seq                seq counter, updated under flock
+ *
+ * Each append is one write() of whole records ending in '\n'. A torn last
+ * write (crash mid-write) leaves a partial final line: readers skip a final
+ * line without '\n', and the next appender first terminates it with '\n',
+ * so a torn write never corrupts the records before or after it. */
+#ifndef BCAST_SPOOL_H
+#define BCAST_SPOOL_H
+
+#include <stddef.h>
+
+#include "bc_strv.h"
+
+enum bc_fsync {
+	BC_FSYNC_NONE,     /* leave it to the kernel (survives a killed process) */
+	BC_FSYNC_BATCH,    /* fdatasync after every append (survives power loss) */
+};
+
+struct bc_spool;
+
+/* Open (and create, mode 0700) the spool directory. NULL with err on
+ * failure. */
+struct bc_spool *bc_spool_open(const char *dir, enum bc_fsync mode,
+                               char *err, size_t errlen);
+void bc_spool_free(struct bc_spool *s);
+const char *bc_spool_errstr(const struct bc_spool *s);
+const char *bc_spool_dir(const struct bc_spool *s);
+
+/* Reserve n seq numbers for tid from the counter file, never below floor.
+ * 0 or -1. */
+int bc_spool_reserve_seq(struct bc_spool *s, const char *tid, long long n,
+                         long long floor, long long *first);
+/* Append every element of recs (each one JSON record, no newline) to tid's
+ * journal in one write. 0 or -1. */
+int bc_spool_append(struct bc_spool *s, const char *tid,
+                    const struct bc_strv *recs);
+
+/* Append to out the thread ids that have journals (claimed or not). */
+int bc_spool_threads(struct bc_spool *s, struct bc_strv *out);
+/* Claim tid's journals for flushing: the live journal is renamed so new
+ * appends start a fresh one; already claimed ones (from a crashed flusher)
+ * are included. Appends the claimed paths to out. 0 or -1. */
+int bc_spool_claim(struct bc_spool *s, const char *tid, struct bc_strv *out);
+/* Read the complete records of a claimed journal into out; torn or invalid
+ * lines are skipped and counted in *skipped (may be NULL). 0 or -1. */
+int bc_spool_read(struct bc_spool *s, const char *path, struct bc_strv *out,
+                  size_t *skipped);
+/* Remove a claimed journal once its records are committed. 0 or -1. */
+int bc_spool_remove(struct bc_spool *s, const char *path);
+
+#endif
