@@ -28,7 +28,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 # Debian packages: what builds bcast, and what its tests and bench use.
 BUILD_DEBS := gcc make pkg-config libhiredis-dev libpq-dev libsqlite3-dev \
-	libjson-c-dev libcurl4-openssl-dev libevent-dev
+	libjson-c-dev libcurl4-openssl-dev libevent-dev curl
 TEST_DEBS := bats python3 redis-server postgresql mandoc curl clang procps valgrind \
 	chromium util-linux iproute2
 BENCH_DEBS := nginx libnginx-mod-nchan
