@@ -1,0 +1,492 @@
+/* bc_record.c - log records and admin events in JSON, UTF-8 cleaning.
+ *
+ * Encoding builds a json-c object and prints it plain (no spaces, no "\/"),
+ * so control bytes come out as escapes and the text never holds a raw
+ * newline. Decoding parses exactly n bytes with json_tokener_parse_ex,
+ * allows trailing whitespace only, checks every field and cleans the line.
+ *
+ * bc_line_clean follows the Unicode "maximal subpart" practice (the one
+ * WHATWG decoders use): each maximal invalid subpart of a sequence becomes
+ * one U+FFFD, so "\xE2\x82" is one U+FFFD and "\xFF\xFF" is two. NUL bytes
+ * become U+FFFD too. Valid UTF-8 passes through byte for byte, control
+ * bytes included. */
+#include "bc_record.h"
+
+#include <json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REPLACEMENT "\xEF\xBF\xBD"
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+int64_t bc_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void bc_ts_now(char out[BC_TS_LEN])
+{
+	int64_t us = bc_now_us();
+	time_t sec = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	size_t n = strftime(out, BC_TS_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, BC_TS_LEN - n, ".%06dZ", (int)(us % 1000000));
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is invalid;
+ * then *bad is the length of its maximal invalid subpart (>= 1). */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+{
+	unsigned char c = s[0];
+	size_t need;
+	unsigned char lo = 0x80, hi = 0xBF;
+
+	if (c >= 0x01 && c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		need = 1;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		need = 2;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 3;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		*bad = 1;
+		return 0;
+	}
+	for (size_t i = 1; i <= need; i++) {
+		if (i >= n || s[i] < lo || s[i] > hi) {
+			*bad = i;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	return need + 1;
+}
+
+int bc_line_clean(const char *in, size_t n, struct bc_buf *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t start = 0, i = 0;
+	size_t len0 = out->len;
+
+	while (i < n) {
+		size_t bad = 0;
+		size_t k = utf8_seq(s + i, n - i, &bad);
+		if (k) {
+			i += k;
+			continue;
+		}
+		if (bc_buf_append(out, s + start, i - start) < 0 ||
+		    bc_buf_append(out, REPLACEMENT, 3) < 0)
+			goto fail;
+		i += bad;
+		start = i;
+	}
+	if (bc_buf_append(out, s + start, n - start) < 0)
+		goto fail;
+	if (!out->data && bc_buf_append(out, "", 0) < 0)
+		goto fail;
+	return 0;
+fail:
+	out->len = len0;
+	if (out->data)
+		out->data[len0] = '\0';
+	return -1;
+}
+
+size_t bc_line_chomp(const char *line, size_t n)
+{
+	return n && line[n - 1] == '\r' ? n - 1 : n;
+}
+
+size_t bc_utf8_cut(const char *s, size_t n, size_t limit)
+{
+	if (limit == 0)
+		limit = 1;
+	if (n <= limit)
+		return n;
+	size_t c = limit;
+	for (int back = 0; back < 4 && c > 0; back++, c--)
+		if (((unsigned char)s[c] & 0xC0) != 0x80)
+			return c;
+	return limit;
+}
+
+int bc_record_set_line(struct bc_record *r, const char *line, size_t n)
+{
+	struct bc_buf b;
+	bc_buf_init(&b, 0);
+	if (bc_line_clean(line, n, &b) < 0) {
+		bc_buf_free(&b);
+		return -1;
+	}
+	size_t len;
+	char *s = bc_buf_steal(&b, &len);
+	if (!s)
+		return -1;
+	free(r->line);
+	r->line = s;
+	r->line_len = len;
+	return 0;
+}
+
+static int add(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (!v)
+		return -1;
+	if (json_object_object_add(o, key, v) < 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+static int put_json(struct json_object *o, struct bc_buf *out)
+{
+	size_t n;
+	const char *s = json_object_to_json_string_length(o, JSON_FLAGS, &n);
+	return s ? bc_buf_append(out, s, n) : -1;
+}
+
+int bc_record_encode(const struct bc_record *r, struct bc_buf *out)
+{
+	struct json_object *o = json_object_new_object();
+	if (!o)
+		return -1;
+	int rc = -1;
+	if (add(o, "thread_id", json_object_new_string(r->thread_id)) < 0 ||
+	    add(o, "seq", json_object_new_int64(r->seq)) < 0 ||
+	    add(o, "ts", json_object_new_string(r->ts)) < 0 ||
+	    add(o, "stream", json_object_new_string(r->stream[0] ? r->stream : "stdout")) < 0 ||
+	    add(o, "line", json_object_new_string_len(r->line ? r->line : "",
+	                                              r->line ? (int)r->line_len : 0)) < 0)
+		goto out;
+	rc = put_json(o, out);
+out:
+	json_object_put(o);
+	return rc;
+}
+
+static int fail(char *err, size_t errlen, const char *why)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", why);
+	return -1;
+}
+
+/* Parse exactly the n bytes at json as one JSON value followed only by
+ * whitespace. Returns the value (caller puts it) or NULL with err. */
+static struct json_object *parse(const char *json, size_t n, char *err,
+                                 size_t errlen)
+{
+	if (n > INT_MAX) {
+		fail(err, errlen, "JSON text too large");
+		return NULL;
+	}
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	struct json_object *o = json_tokener_parse_ex(tok, json, (int)n);
+	enum json_tokener_error je = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (!o) {
+		if (je == json_tokener_continue || je == json_tokener_success)
+			fail(err, errlen, "incomplete JSON");
+		else if (err && errlen)
+			snprintf(err, errlen, "bad JSON: %s",
+			         json_tokener_error_desc(je));
+		return NULL;
+	}
+	for (size_t i = end; i < n; i++) {
+		char c = json[i];
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+			json_object_put(o);
+			fail(err, errlen, "bad JSON: trailing garbage");
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static bool digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return true;
+}
+
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.F{1,9}](Z|+HH:MM|-HH:MM), within ranges a
+ * SQL TIMESTAMPTZ accepts. */
+static bool ts_valid(const char *s, size_t n)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, mo, d, h, mi, se;
+
+	if (n < 20 || n >= BC_TS_LEN)
+		return false;
+	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || !digits(s + 8, 2, &d) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || !digits(s + 17, 2, &se))
+		return false;
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || se > 59)
+		return false;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return false;
+	size_t i = 19;
+	if (i < n && s[i] == '.') {
+		size_t f = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == f || i - f > 9)
+			return false;
+	}
+	if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z'))
+		return true;
+	int oh, om;
+	return i + 6 == n && (s[i] == '+' || s[i] == '-') &&
+	       digits(s + i + 1, 2, &oh) && s[i + 3] == ':' &&
+	       digits(s + i + 4, 2, &om) && oh <= 14 && om <= 59;
+}
+
+/* Copy the string member key of o into dst (size dstlen). Returns 1 if
+ * copied, 0 if absent or null, -1 if not a string or invalid. */
+static int get_str(struct json_object *o, const char *key, char *dst,
+                   size_t dstlen, bool (*valid)(const char *, size_t))
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	const char *s = json_object_get_string(v);
+	size_t n = (size_t)json_object_get_string_len(v);
+	if (n >= dstlen || memchr(s, '\0', n) || (valid && !valid(s, n)))
+		return -1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 1;
+}
+
+static bool stream_valid(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+static bool type_valid_n(const char *s, size_t n)
+{
+	return strlen(s) >= n && bc_event_type_valid(s);
+}
+
+int bc_record_decode(const char *json, size_t n, struct bc_record *r,
+                     char *err, size_t errlen)
+{
+	struct json_object *o = parse(json, n, err, errlen);
+	struct json_object *v;
+	int rc = -1;
+
+	bc_record_clear(r);
+	if (!o)
+		return -1;
+	if (!json_object_is_type(o, json_type_object)) {
+		fail(err, errlen, "record is not a JSON object");
+		goto out;
+	}
+	if (get_str(o, "thread_id", r->thread_id, sizeof r->thread_id,
+	            bc_tid_valid_n) != 1) {
+		fail(err, errlen, "missing or invalid thread_id");
+		goto out;
+	}
+	if (!json_object_object_get_ex(o, "seq", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0) {
+		fail(err, errlen, "missing or invalid seq (want an integer >= 0)");
+		goto out;
+	}
+	r->seq = json_object_get_int64(v);
+	int got = get_str(o, "ts", r->ts, sizeof r->ts, ts_valid);
+	if (got < 0) {
+		fail(err, errlen, "invalid ts (want RFC 3339, e.g. 2026-11-25T19:08:10.123456Z)");
+		goto out;
+	}
+	if (got == 0)
+		bc_ts_now(r->ts);
+	got = get_str(o, "stream", r->stream, sizeof r->stream, stream_valid);
+	if (got < 0) {
+		fail(err, errlen, "invalid stream");
+		goto out;
+	}
+	if (got == 0)
+		strcpy(r->stream, "stdout");
+	if (!json_object_object_get_ex(o, "line", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		fail(err, errlen, "missing or invalid line (want a string)");
+		goto out;
+	}
+	if (bc_record_set_line(r, json_object_get_string(v),
+	                       (size_t)json_object_get_string_len(v)) < 0) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(o);
+	if (rc < 0)
+		bc_record_clear(r);
+	return rc;
+}
+
+void bc_record_clear(struct bc_record *r)
+{
+	if (!r)
+		return;
+	free(r->line);
+	memset(r, 0, sizeof *r);
+}
+
+int bc_event_encode(const struct bc_event *e, struct bc_buf *out)
+{
+	struct json_object *data;
+	if (e->data) {
+		data = parse(e->data, strlen(e->data), NULL, 0);
+		if (!data)
+			return -1;
+		if (!json_object_is_type(data, json_type_object)) {
+			json_object_put(data);
+			return -1;
+		}
+	} else {
+		data = json_object_new_object();
+		if (!data)
+			return -1;
+	}
+	struct json_object *o = json_object_new_object();
+	if (!o) {
+		json_object_put(data);
+		return -1;
+	}
+	int rc = -1;
+	if (add(o, "type", json_object_new_string(e->type)) < 0 ||
+	    add(o, "thread_id", json_object_new_string(e->thread_id)) < 0 ||
+	    add(o, "ts", json_object_new_string(e->ts)) < 0 ||
+	    add(o, "data", data) < 0)
+		goto out;
+	rc = put_json(o, out);
+out:
+	json_object_put(o);
+	return rc;
+}
+
+int bc_event_decode(const char *json, size_t n, struct bc_event *e,
+                    char *err, size_t errlen)
+{
+	struct json_object *o = parse(json, n, err, errlen);
+	struct json_object *v;
+	struct bc_buf b;
+	int rc = -1;
+
+	bc_event_clear(e);
+	bc_buf_init(&b, 0);
+	if (!o)
+		return -1;
+	if (!json_object_is_type(o, json_type_object)) {
+		fail(err, errlen, "event is not a JSON object");
+		goto out;
+	}
+	if (get_str(o, "type", e->type, sizeof e->type, type_valid_n) != 1) {
+		fail(err, errlen, "missing or invalid type (want [a-z][a-z0-9_.]*)");
+		goto out;
+	}
+	if (get_str(o, "thread_id", e->thread_id, sizeof e->thread_id,
+	            bc_tid_valid_n) != 1) {
+		fail(err, errlen, "missing or invalid thread_id");
+		goto out;
+	}
+	int got = get_str(o, "ts", e->ts, sizeof e->ts, ts_valid);
+	if (got < 0) {
+		fail(err, errlen, "invalid ts (want RFC 3339, e.g. 2026-11-25T19:08:10.123456Z)");
+		goto out;
+	}
+	if (got == 0)
+		bc_ts_now(e->ts);
+	const char *text = "{}";
+	size_t tlen = 2;
+	if (json_object_object_get_ex(o, "data", &v) && v) {
+		if (!json_object_is_type(v, json_type_object)) {
+			fail(err, errlen, "data is not a JSON object");
+			goto out;
+		}
+		text = json_object_to_json_string_length(v, JSON_FLAGS, &tlen);
+		if (!text) {
+			fail(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	if (bc_line_clean(text, tlen, &b) < 0 || !(e->data = bc_buf_steal(&b, NULL))) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	bc_buf_free(&b);
+	json_object_put(o);
+	if (rc < 0)
+		bc_event_clear(e);
+	return rc;
+}
+
+int bc_json_object_check(const char *json, size_t n, char *err, size_t errlen)
+{
+	struct json_object *o = parse(json, n, err, errlen);
+	if (!o)
+		return -1;
+	int ok = json_object_is_type(o, json_type_object);
+	json_object_put(o);
+	return ok ? 0 : fail(err, errlen, "not a JSON object");
+}
+
+void bc_event_clear(struct bc_event *e)
+{
+	if (!e)
+		return;
+	free(e->data);
+	memset(e, 0, sizeof *e);
+}
+
+bool bc_event_is_terminal(const char *type)
+{
+	return type && (strcmp(type, "run_completed") == 0 ||
+	                strcmp(type, "run_error") == 0 ||
+	                strcmp(type, "run_cancelled") == 0 ||
+	                strcmp(type, "run_paused") == 0);
+}
