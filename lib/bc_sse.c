@@ -19,6 +19,7 @@
 #include "bc_sse.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
