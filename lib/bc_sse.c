@@ -12,9 +12,9 @@
  * memory between events, so after warm-up feeding allocates nothing.
  * A "\r" at the end of a chunk remembers to skip a "\n" at the start of
  * the next one, and a UTF-8 BOM at the start of the stream is dropped.
- * When a line or an event passes max_event, feed returns -1, the partial
- * event is forgotten and the rest of that event (up to the next blank
- * line) is skipped. Comment text is passed without the ':' and without
+ * When a line or an event passes max_event, the partial event is
+ * forgotten, the rest of that event (up to the next blank line) is
+ * skipped, the rest of the chunk is still parsed and feed returns -1. Comment text is passed without the ':' and without
  * one following space, as field values are. */
 #include "bc_sse.h"
 
@@ -101,6 +101,7 @@ struct bc_sse_parser {
 	bool skip_lf;         /* the previous byte was a '\r' */
 	bool discard;         /* skipping the rest of an oversize event */
 	bool line_started;    /* in discard mode: current line is not empty */
+	bool overflowed;      /* this feed dropped an oversize event */
 	int bom;              /* BOM bytes matched; 3 once past the start */
 };
 
@@ -159,7 +160,8 @@ static int overflow(struct bc_sse_parser *p, bool mid_line)
 	forget_event(p);
 	p->discard = true;
 	p->line_started = mid_line;
-	return -1;
+	p->overflowed = true;
+	return 0;
 }
 
 static int dispatch(struct bc_sse_parser *p)
@@ -235,6 +237,8 @@ int bc_sse_parser_feed(struct bc_sse_parser *p, const char *buf, size_t n)
 {
 	size_t i = 0;
 
+	p->overflowed = false;
+
 	while (p->bom < 3 && i < n) {
 		if (buf[i] == bom_bytes[p->bom]) {
 			p->bom++;
@@ -242,7 +246,7 @@ int bc_sse_parser_feed(struct bc_sse_parser *p, const char *buf, size_t n)
 			continue;
 		}
 		if (bc_buf_append(&p->line, bom_bytes, (size_t)p->bom) < 0)
-			return overflow(p, true);
+			overflow(p, true);
 		p->bom = 3;
 	}
 	while (i < n) {
@@ -268,24 +272,26 @@ int bc_sse_parser_feed(struct bc_sse_parser *p, const char *buf, size_t n)
 		}
 		if (k == n) {
 			if (bc_buf_append(&p->line, buf + i, n - i) < 0)
-				return overflow(p, true);
+				overflow(p, true);
 			break;
 		}
 		p->skip_lf = buf[k] == '\r';
-		int rc;
+		int rc = 0;
 		if (p->line.len == 0) {
 			if (k - i > p->max_event)
-				return overflow(p, false);
-			rc = process_line(p, buf + i, k - i);
+				overflow(p, false);
+			else
+				rc = process_line(p, buf + i, k - i);
 		} else {
 			if (bc_buf_append(&p->line, buf + i, k - i) < 0)
-				return overflow(p, false);
-			rc = process_line(p, p->line.data, p->line.len);
+				overflow(p, false);
+			else
+				rc = process_line(p, p->line.data, p->line.len);
 			bc_buf_reset(&p->line);
 		}
 		i = k + 1;
 		if (rc)
 			return rc;
 	}
-	return 0;
+	return p->overflowed ? -1 : 0;
 }
