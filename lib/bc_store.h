@@ -38,12 +38,20 @@ long long bc_store_insert(struct bc_store *st, const struct bc_record *recs,
 /* Called for each history row, oldest first. r is valid during the call. A
  * non-zero return stops the query. */
 typedef int (*bc_store_row_cb)(const struct bc_record *r, void *arg);
-/* Rows of tid with seq > after, oldest first, at most limit. Returns the
- * number of rows passed to cb, or -1 on error. */
+/* Rows of tid with seq > after, oldest first, at most limit (a negative
+ * limit means no limit). Returns the number of rows passed to cb, or -1 on
+ * error. */
 long long bc_store_history(struct bc_store *st, const char *tid,
                            long long after, long long limit,
                            bc_store_row_cb cb, void *arg);
 /* Number of rows stored for tid, or -1. */
 long long bc_store_count(struct bc_store *st, const char *tid);
+
+/* Record the status of run tid in table thread_runs (thread_id, status,
+ * exit_code, updated_at), replacing any earlier one. status is e.g.
+ * "completed", "error", "cancelled", "paused"; a negative exit_code is
+ * stored as NULL. 0 or -1. */
+int bc_store_set_run(struct bc_store *st, const char *tid, const char *status,
+                     int exit_code);
 
 #endif

@@ -1,0 +1,433 @@
+/* bc_spool.c - the local spool: one append-only NDJSON journal per thread.
+ *
+ * Appenders and flushers meet on flock(2) of the live journal
+ * {tid}.journal. An appender opens it with O_APPEND, takes the lock, and
+ * then checks that the file it locked is still the one at the path (fstat
+ * against stat): a flusher may have renamed it away while the appender
+ * waited, and writing to the renamed file after the flusher read it would
+ * lose the lines. A flusher claims the journal by renaming it to
+ * {tid}.journal.flushing.PID.N while holding the same lock, so every
+ * append lands either wholly before the rename or in a fresh journal.
+ *
+ * An append is one write() of whole lines. If a previous writer died
+ * mid-write the file ends without '\n'; the next appender writes '\n'
+ * first so the torn line stays a single (skipped) line. Readers skip a
+ * final line without '\n' and lines that are not valid records.
+ *
+ * Sequence numbers come from {tid}.seq, decimal text holding the last seq
+ * handed out, read and rewritten (pwrite + ftruncate) under flock. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bc_buf.h"
+#include "bc_config.h"
+#include "bc_record.h"
+#include "bc_spool.h"
+#include "bc_tid.h"
+
+#define READ_LINE_MAX (8u << 20)  /* longest journal line kept */
+#define REOPEN_TRIES 100
+
+struct bc_spool {
+	char *dir;
+	enum bc_fsync mode;
+	unsigned long counter;
+	char err[512];
+};
+
+static void set_err(struct bc_spool *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_err(struct bc_spool *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof s->err, fmt, ap);
+	va_end(ap);
+}
+
+struct bc_spool *bc_spool_open(const char *dir, enum bc_fsync mode, char *err,
+                               size_t errlen)
+{
+	if (!dir || !*dir) {
+		snprintf(err, errlen, "no spool directory");
+		return NULL;
+	}
+	if (bc_mkdir_p(dir) != 0) {
+		snprintf(err, errlen, "cannot create spool directory %s: %s", dir,
+		         strerror(errno));
+		return NULL;
+	}
+	struct bc_spool *s = calloc(1, sizeof *s);
+	if (!s || !(s->dir = strdup(dir))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->mode = mode;
+	return s;
+}
+
+void bc_spool_free(struct bc_spool *s)
+{
+	if (!s)
+		return;
+	free(s->dir);
+	free(s);
+}
+
+const char *bc_spool_errstr(const struct bc_spool *s)
+{
+	return s ? s->err : "";
+}
+
+const char *bc_spool_dir(const struct bc_spool *s)
+{
+	return s->dir;
+}
+
+static int path_of(struct bc_spool *s, char *out, size_t n, const char *tid,
+                   const char *suffix)
+{
+	if (!bc_tid_valid(tid)) {
+		set_err(s, "invalid thread id");
+		return -1;
+	}
+	if ((size_t)snprintf(out, n, "%s/%s%s", s->dir, tid, suffix) >= n) {
+		set_err(s, "spool path too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int lock_fd(int fd)
+{
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int bc_spool_reserve_seq(struct bc_spool *s, const char *tid, long long n,
+                         long long floor, long long *first)
+{
+	char path[4096];
+	if (path_of(s, path, sizeof path, tid, ".seq") != 0)
+		return -1;
+	if (n < 1) {
+		set_err(s, "bad seq reservation");
+		return -1;
+	}
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		set_err(s, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = -1;
+	if (lock_fd(fd) != 0) {
+		set_err(s, "cannot lock %s: %s", path, strerror(errno));
+		goto out;
+	}
+	char text[32];
+	ssize_t got = pread(fd, text, sizeof text - 1, 0);
+	if (got < 0) {
+		set_err(s, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	text[got] = '\0';
+	char *end;
+	errno = 0;
+	long long last = got > 0 ? strtoll(text, &end, 10) : 0;
+	if (got > 0 && (errno != 0 || end == text || last < 0)) {
+		set_err(s, "corrupt seq counter %s", path);
+		goto out;
+	}
+	if (last < floor)
+		last = floor;
+	int len = snprintf(text, sizeof text, "%lld\n", last + n);
+	if (pwrite(fd, text, (size_t)len, 0) != len ||
+	    ftruncate(fd, len) != 0 ||
+	    (s->mode == BC_FSYNC_BATCH && fdatasync(fd) != 0)) {
+		set_err(s, "cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	*first = last + 1;
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* Open and lock the journal at path, making sure the locked file is still
+ * the one at path. Returns the fd, or -1 (with *absent set when the file
+ * does not exist and flags has no O_CREAT). */
+static int open_locked(struct bc_spool *s, const char *path, int flags,
+                       int *absent)
+{
+	*absent = 0;
+	for (int i = 0; i < REOPEN_TRIES; i++) {
+		int fd = open(path, flags | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			if (errno == ENOENT && !(flags & O_CREAT))
+				*absent = 1;
+			else
+				set_err(s, "cannot open %s: %s", path,
+				        strerror(errno));
+			return -1;
+		}
+		struct stat a, b;
+		if (lock_fd(fd) != 0 || fstat(fd, &a) != 0) {
+			set_err(s, "cannot lock %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev)
+			return fd;
+		close(fd);
+	}
+	set_err(s, "%s keeps being replaced", path);
+	return -1;
+}
+
+int bc_spool_append(struct bc_spool *s, const char *tid,
+                    const struct bc_strv *recs)
+{
+	char path[4096];
+	if (path_of(s, path, sizeof path, tid, ".journal") != 0)
+		return -1;
+	if (recs->n == 0)
+		return 0;
+	struct bc_buf b;
+	bc_buf_init(&b, 0);
+	int fd = -1, rc = -1;
+	if (bc_buf_append(&b, "\n", 1) != 0)
+		goto oom;
+	for (size_t i = 0; i < recs->n; i++)
+		if (bc_buf_append(&b, recs->v[i], recs->len[i]) != 0 ||
+		    bc_buf_append(&b, "\n", 1) != 0)
+			goto oom;
+	int absent;
+	fd = open_locked(s, path, O_RDWR | O_CREAT | O_APPEND, &absent);
+	if (fd < 0)
+		goto out;
+	struct stat st;
+	char last = '\n';
+	if (fstat(fd, &st) != 0 ||
+	    (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)) {
+		set_err(s, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	size_t skip = (st.st_size == 0 || last == '\n') ? 1 : 0;
+	if (write_all(fd, b.data + skip, b.len - skip) != 0 ||
+	    (s->mode == BC_FSYNC_BATCH && fdatasync(fd) != 0)) {
+		set_err(s, "cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+	goto out;
+oom:
+	set_err(s, "out of memory");
+out:
+	if (fd >= 0)
+		close(fd);
+	bc_buf_free(&b);
+	return rc;
+}
+
+/* The thread id of a journal file name, or 0 when name is not one.
+ * *len receives the id's length. */
+static int journal_tid(const char *name, size_t *len)
+{
+	const char *j = strstr(name, ".journal");
+	if (!j || j == name)
+		return 0;
+	if (j[8] != '\0' && strncmp(j + 8, ".flushing.", 10) != 0)
+		return 0;
+	*len = (size_t)(j - name);
+	return bc_tid_valid_n(name, *len);
+}
+
+int bc_spool_threads(struct bc_spool *s, struct bc_strv *out)
+{
+	DIR *d = opendir(s->dir);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		set_err(s, "cannot read %s: %s", s->dir, strerror(errno));
+		return -1;
+	}
+	size_t first = out->n;
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d))) {
+		size_t len;
+		if (!journal_tid(e->d_name, &len))
+			continue;
+		int seen = 0;
+		for (size_t i = first; i < out->n && !seen; i++)
+			seen = out->len[i] == len &&
+			       memcmp(out->v[i], e->d_name, len) == 0;
+		if (!seen && bc_strv_push(out, e->d_name, len) != 0) {
+			set_err(s, "out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int bc_spool_claim(struct bc_spool *s, const char *tid, struct bc_strv *out)
+{
+	char path[4096], claimed[4200];
+	if (path_of(s, path, sizeof path, tid, ".journal") != 0)
+		return -1;
+	int absent;
+	int fd = open_locked(s, path, O_RDONLY, &absent);
+	if (fd < 0 && !absent)
+		return -1;
+	if (fd >= 0) {
+		snprintf(claimed, sizeof claimed, "%s.flushing.%ld.%lu", path,
+		         (long)getpid(), s->counter++);
+		int r = rename(path, claimed);
+		int saved = errno;
+		close(fd);
+		if (r != 0) {
+			set_err(s, "cannot rename %s: %s", path, strerror(saved));
+			return -1;
+		}
+	}
+
+	DIR *d = opendir(s->dir);
+	if (!d) {
+		set_err(s, "cannot read %s: %s", s->dir, strerror(errno));
+		return -1;
+	}
+	char prefix[BC_TID_MAX + 32];
+	snprintf(prefix, sizeof prefix, "%s.journal.flushing.", tid);
+	size_t plen = strlen(prefix);
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen) != 0)
+			continue;
+		snprintf(claimed, sizeof claimed, "%s/%s", s->dir, e->d_name);
+		if (bc_strv_push(out, claimed, strlen(claimed)) != 0) {
+			set_err(s, "out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Keep one complete line if it is a valid record. */
+static int take_line(struct bc_spool *s, const char *p, size_t n,
+                     struct bc_strv *out, size_t *skipped)
+{
+	if (n == 0)
+		return 0;
+	struct bc_record r = { 0 };
+	char why[128];
+	if (bc_record_decode(p, n, &r, why, sizeof why) != 0) {
+		(*skipped)++;
+		return 0;
+	}
+	bc_record_clear(&r);
+	if (bc_strv_push(out, p, n) != 0) {
+		set_err(s, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int bc_spool_read(struct bc_spool *s, const char *path, struct bc_strv *out,
+                  size_t *skipped)
+{
+	size_t dummy = 0;
+	if (!skipped)
+		skipped = &dummy;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		set_err(s, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct bc_buf line;
+	bc_buf_init(&line, READ_LINE_MAX);
+	char chunk[65536];
+	int rc = 0, too_long = 0;
+	for (;;) {
+		ssize_t got = read(fd, chunk, sizeof chunk);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			set_err(s, "cannot read %s: %s", path, strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (got == 0)
+			break;
+		const char *p = chunk, *end = chunk + got;
+		while (p < end && rc == 0) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = (size_t)((nl ? nl : end) - p);
+			if (!too_long && bc_buf_append(&line, p, n) != 0) {
+				too_long = 1;
+				bc_buf_reset(&line);
+			}
+			if (!nl)
+				break;
+			if (too_long)
+				(*skipped)++;
+			else
+				rc = take_line(s, line.data ? line.data : "",
+				               line.len, out, skipped);
+			bc_buf_reset(&line);
+			too_long = 0;
+			p = nl + 1;
+		}
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0 && (line.len > 0 || too_long))
+		(*skipped)++;
+	bc_buf_free(&line);
+	close(fd);
+	return rc;
+}
+
+int bc_spool_remove(struct bc_spool *s, const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT) {
+		set_err(s, "cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,176 @@
+/* bc_store.c - the store's front: picks the backend from the URL scheme
+ * ("sqlite:" or a libpq "postgresql://"/"postgres://" URI), checks
+ * arguments once, and dispatches through the private vtable of
+ * bc_store_impl.h. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bc_store.h"
+#include "bc_store_impl.h"
+#include "bc_tid.h"
+
+void bc_store_set_err(struct bc_store *st, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(st->err, sizeof st->err, fmt, ap);
+	va_end(ap);
+}
+
+static int digits(const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+static int num(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+int bc_store_ts_ok(const char *ts)
+{
+	if (!digits(ts, 4) || ts[4] != '-' || !digits(ts + 5, 2) ||
+	    ts[7] != '-' || !digits(ts + 8, 2) ||
+	    (ts[10] != 'T' && ts[10] != 't' && ts[10] != ' ') ||
+	    !digits(ts + 11, 2) || ts[13] != ':' || !digits(ts + 14, 2) ||
+	    ts[16] != ':' || !digits(ts + 17, 2))
+		return 0;
+	int y = num(ts, 4), mo = num(ts + 5, 2), d = num(ts + 8, 2);
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+	    num(ts + 11, 2) > 23 || num(ts + 14, 2) > 59 ||
+	    num(ts + 17, 2) > 59)
+		return 0;
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	                             30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+		return 0;
+	const char *p = ts + 19;
+	if (*p == '.') {
+		int n = 0;
+		while (isdigit((unsigned char)p[1 + n]))
+			n++;
+		if (n == 0 || n > 9)
+			return 0;
+		p += 1 + n;
+	}
+	if (p[0] == 'Z' || p[0] == 'z')
+		return p[1] == '\0';
+	if ((p[0] == '+' || p[0] == '-') && digits(p + 1, 2) && p[3] == ':' &&
+	    digits(p + 4, 2) && p[6] == '\0')
+		return num(p + 1, 2) <= 15 && num(p + 4, 2) <= 59;
+	return 0;
+}
+
+struct bc_store *bc_store_open(const char *url, char *err, size_t errlen)
+{
+	const struct bc_store_ops *ops;
+	if (!url)
+		url = "";
+	const char *target = url;
+	if (strncmp(url, "sqlite:", 7) == 0) {
+		ops = &bc_store_sqlite_ops;
+		target = url + 7;
+		if (strncmp(target, "//", 2) == 0)
+			target += 2;
+	} else if (strncmp(url, "postgresql://", 13) == 0 ||
+	           strncmp(url, "postgres://", 11) == 0) {
+		ops = &bc_store_pg_ops;
+	} else {
+		snprintf(err, errlen,
+		         "bad database URL '%s': expected sqlite:PATH or postgresql://...",
+		         url);
+		return NULL;
+	}
+	if (!*target) {
+		snprintf(err, errlen, "bad database URL '%s': no path", url);
+		return NULL;
+	}
+	struct bc_store *st = calloc(1, sizeof *st);
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->ops = ops;
+	if (ops->open(st, target) != 0) {
+		snprintf(err, errlen, "%s", st->err);
+		bc_store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+void bc_store_close(struct bc_store *st)
+{
+	if (!st)
+		return;
+	if (st->impl)
+		st->ops->close(st);
+	free(st);
+}
+
+const char *bc_store_errstr(const struct bc_store *st)
+{
+	return st ? st->err : "";
+}
+
+const char *bc_store_kind(const struct bc_store *st)
+{
+	return st->ops->kind;
+}
+
+long long bc_store_insert(struct bc_store *st, const struct bc_record *recs,
+                          size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!bc_tid_valid(recs[i].thread_id) || recs[i].seq < 0 ||
+		    !recs[i].line) {
+			bc_store_set_err(st, "record %zu is not valid", i);
+			return -1;
+		}
+	}
+	return st->ops->insert(st, recs, n);
+}
+
+long long bc_store_history(struct bc_store *st, const char *tid,
+                           long long after, long long limit,
+                           bc_store_row_cb cb, void *arg)
+{
+	if (!bc_tid_valid(tid)) {
+		bc_store_set_err(st, "invalid thread id");
+		return -1;
+	}
+	if (limit == 0)
+		return 0;
+	return st->ops->history(st, tid, after, limit, cb, arg);
+}
+
+long long bc_store_count(struct bc_store *st, const char *tid)
+{
+	if (!bc_tid_valid(tid)) {
+		bc_store_set_err(st, "invalid thread id");
+		return -1;
+	}
+	return st->ops->count(st, tid);
+}
+
+int bc_store_set_run(struct bc_store *st, const char *tid, const char *status,
+                     int exit_code)
+{
+	if (!bc_tid_valid(tid) || !status || !*status) {
+		bc_store_set_err(st, "invalid thread id or status");
+		return -1;
+	}
+	return st->ops->set_run(st, tid, status, exit_code);
+}

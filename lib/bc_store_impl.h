@@ -1,0 +1,45 @@
+/* bc_store_impl.h - private to the store: the backend vtable behind the
+ * opaque struct bc_store (bc_store.c dispatches, bc_store_sqlite.c and
+ * bc_store_pg.c implement). Not for programs. */
+#ifndef BCAST_STORE_IMPL_H
+#define BCAST_STORE_IMPL_H
+
+#include <stddef.h>
+
+#include "bc_store.h"
+
+struct bc_store_ops {
+	const char *kind;
+	/* Open target (the URL without "sqlite:" for SQLite, the whole URL
+	 * for PostgreSQL), create the schema, set st->impl. 0 or -1 with
+	 * st->err set. */
+	int (*open)(struct bc_store *st, const char *target);
+	void (*close)(struct bc_store *st);
+	long long (*insert)(struct bc_store *st, const struct bc_record *recs,
+	                    size_t n);
+	long long (*history)(struct bc_store *st, const char *tid,
+	                     long long after, long long limit,
+	                     bc_store_row_cb cb, void *arg);
+	long long (*count)(struct bc_store *st, const char *tid);
+	int (*set_run)(struct bc_store *st, const char *tid, const char *status,
+	               int exit_code);
+};
+
+struct bc_store {
+	const struct bc_store_ops *ops;
+	void *impl;
+	char err[1024];
+};
+
+extern const struct bc_store_ops bc_store_sqlite_ops;
+extern const struct bc_store_ops bc_store_pg_ops;
+
+/* Set st->err, printf-style. */
+void bc_store_set_err(struct bc_store *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* True if ts is "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" with
+ * plausible field values, so PostgreSQL will accept it. Backends store
+ * the insert time instead of a ts that is not. */
+int bc_store_ts_ok(const char *ts);
+
+#endif

@@ -1,0 +1,363 @@
+/* bc_store_pg.c - the PostgreSQL backend of the store (libpq).
+ *
+ * A batch is one transaction holding multi-row statements
+ *   INSERT INTO thread_logs (...) VALUES (...),(...) ON CONFLICT
+ *   (thread_id, seq) DO NOTHING
+ * sent with PQexecParams, at most ROWS_PER_STMT rows each so the
+ * parameters stay under the protocol's 65535; PQcmdTuples gives the rows
+ * newly stored. A deadlock or serialization failure between concurrent
+ * flushers retries the batch (the insert is idempotent).
+ *
+ * A connection found broken is reset (PQreset) and the call retried once,
+ * so a long-lived hub survives a PostgreSQL restart. The schema is created
+ * under an advisory lock so concurrent first runs do not race. Notices are
+ * swallowed: the library never prints. ts is TIMESTAMPTZ and is read back
+ * as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "bc_buf.h"
+#include "bc_store_impl.h"
+
+#define ROWS_PER_STMT 10000   /* 5 parameters each: 50000 <= 65535 */
+#define CONNECT_TIMEOUT "10"
+#define TX_TRIES 5
+
+struct pg {
+	PGconn *conn;
+	char *ins_sql;       /* statement for ins_rows rows */
+	size_t ins_rows;
+};
+
+static const char schema[] =
+	"BEGIN;"
+	"SELECT pg_advisory_xact_lock(7316842391);"
+	"CREATE TABLE IF NOT EXISTS thread_logs ("
+	" thread_id TEXT NOT NULL,"
+	" seq BIGINT NOT NULL,"
+	" ts TIMESTAMPTZ NOT NULL,"
+	" stream TEXT NOT NULL DEFAULT 'stdout',"
+	" line TEXT NOT NULL,"
+	" PRIMARY KEY (thread_id, seq));"
+	"CREATE TABLE IF NOT EXISTS thread_runs ("
+	" thread_id TEXT PRIMARY KEY,"
+	" status TEXT NOT NULL,"
+	" exit_code INTEGER,"
+	" updated_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+	"COMMIT;";
+
+static void quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Set err to what followed by libpq's message on one line. */
+static void pg_err(struct bc_store *st, const char *what, const char *msg)
+{
+	char line[sizeof st->err];
+	size_t n = 0;
+	for (const char *p = msg; *p && n + 1 < sizeof line; p++) {
+		if (*p == '\n' || *p == '\t' || *p == '\r') {
+			if (n > 0 && line[n - 1] != ' ')
+				line[n++] = ' ';
+			continue;
+		}
+		line[n++] = *p;
+	}
+	while (n > 0 && line[n - 1] == ' ')
+		n--;
+	line[n] = '\0';
+	bc_store_set_err(st, "%s%s", what, line);
+}
+
+static int fail_res(struct bc_store *st, PGresult *res)
+{
+	struct pg *p = st->impl;
+	pg_err(st, "PostgreSQL: ",
+	       res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn));
+	PQclear(res);
+	return -1;
+}
+
+/* Run a command that returns no rows. 0 or -1. */
+static int exec_cmd(struct bc_store *st, const char *sql)
+{
+	struct pg *p = st->impl;
+	PGresult *res = PQexec(p->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		return fail_res(st, res);
+	PQclear(res);
+	return 0;
+}
+
+static int pg_open(struct bc_store *st, const char *url)
+{
+	struct pg *p = calloc(1, sizeof *p);
+	if (!p) {
+		bc_store_set_err(st, "out of memory");
+		return -1;
+	}
+	st->impl = p;
+	/* The URI comes last so its own connect_timeout wins. */
+	const char *keys[] = { "connect_timeout", "dbname", NULL };
+	const char *vals[] = { CONNECT_TIMEOUT, url, NULL };
+	p->conn = PQconnectdbParams(keys, vals, 1);
+	if (!p->conn) {
+		bc_store_set_err(st, "cannot connect to PostgreSQL: out of memory");
+		return -1;
+	}
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		pg_err(st, "cannot connect to PostgreSQL: ",
+		       PQerrorMessage(p->conn));
+		return -1;
+	}
+	PQsetNoticeProcessor(p->conn, quiet, NULL);
+	if (exec_cmd(st, schema) != 0) {
+		char why[sizeof st->err];
+		snprintf(why, sizeof why, "%s", st->err);
+		bc_store_set_err(st, "cannot create the tables: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+static void pg_close(struct bc_store *st)
+{
+	struct pg *p = st->impl;
+	PQfinish(p->conn);
+	free(p->ins_sql);
+	free(p);
+	st->impl = NULL;
+}
+
+/* Reset a broken connection. Returns 1 if it was broken and is now back,
+ * 0 if it was not broken, -1 if it could not be restored. */
+static int revive(struct bc_store *st)
+{
+	struct pg *p = st->impl;
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		return 0;
+	PQreset(p->conn);
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		pg_err(st, "cannot connect to PostgreSQL: ",
+		       PQerrorMessage(p->conn));
+		return -1;
+	}
+	PQsetNoticeProcessor(p->conn, quiet, NULL);
+	return 1;
+}
+
+static const char *insert_sql(struct bc_store *st, size_t rows)
+{
+	struct pg *p = st->impl;
+	if (p->ins_sql && p->ins_rows == rows)
+		return p->ins_sql;
+	struct bc_buf b;
+	bc_buf_init(&b, 0);
+	int bad = bc_buf_puts(&b, "INSERT INTO thread_logs"
+	                          " (thread_id, seq, ts, stream, line) VALUES ");
+	for (size_t i = 0; i < rows && !bad; i++) {
+		size_t k = i * 5;
+		bad = bc_buf_printf(&b,
+		                    "%s($%zu, $%zu::bigint,"
+		                    " coalesce($%zu::timestamptz, now()), $%zu, $%zu)",
+		                    i ? "," : "", k + 1, k + 2, k + 3, k + 4, k + 5);
+	}
+	if (bad || bc_buf_puts(&b, " ON CONFLICT (thread_id, seq) DO NOTHING")) {
+		bc_buf_free(&b);
+		bc_store_set_err(st, "out of memory");
+		return NULL;
+	}
+	free(p->ins_sql);
+	p->ins_sql = bc_buf_steal(&b, NULL);
+	p->ins_rows = p->ins_sql ? rows : 0;
+	if (!p->ins_sql)
+		bc_store_set_err(st, "out of memory");
+	return p->ins_sql;
+}
+
+/* Insert rows recs[0..n) with one statement; returns rows added or -1. */
+static long long insert_chunk(struct bc_store *st, const struct bc_record *recs,
+                              size_t n)
+{
+	struct pg *p = st->impl;
+	const char *sql = insert_sql(st, n);
+	const char **vals = calloc(n * 5, sizeof *vals);
+	int *lens = calloc(n * 5, sizeof *lens);
+	char (*seqs)[24] = calloc(n, sizeof *seqs);
+	long long added = -1;
+	if (!sql || !vals || !lens || !seqs) {
+		bc_store_set_err(st, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct bc_record *r = &recs[i];
+		snprintf(seqs[i], sizeof seqs[i], "%lld", r->seq);
+		vals[i * 5] = r->thread_id;
+		vals[i * 5 + 1] = seqs[i];
+		vals[i * 5 + 2] = bc_store_ts_ok(r->ts) ? r->ts : NULL;
+		vals[i * 5 + 3] = r->stream[0] ? r->stream : "stdout";
+		vals[i * 5 + 4] = r->line;
+		lens[i * 5 + 4] = (int)r->line_len;
+	}
+	PGresult *res = PQexecParams(p->conn, sql, (int)(n * 5), NULL, vals, lens,
+	                             NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fail_res(st, res);
+		goto out;
+	}
+	added = atoll(PQcmdTuples(res));
+	PQclear(res);
+out:
+	free(vals);
+	free(lens);
+	free(seqs);
+	return added;
+}
+
+/* One attempt at the whole batch in one transaction. On failure *retry
+ * tells whether trying again may help (deadlock, serialization failure,
+ * connection lost and restored). */
+static long long insert_tx(struct bc_store *st, const struct bc_record *recs,
+                           size_t n, int *retry)
+{
+	struct pg *p = st->impl;
+	*retry = 0;
+	if (exec_cmd(st, "BEGIN") != 0)
+		goto fail;
+	long long added = 0;
+	for (size_t i = 0; i < n; i += ROWS_PER_STMT) {
+		size_t k = n - i < ROWS_PER_STMT ? n - i : ROWS_PER_STMT;
+		PGresult *probe;
+		long long a = insert_chunk(st, recs + i, k);
+		if (a < 0) {
+			probe = PQexec(p->conn, "ROLLBACK");
+			PQclear(probe);
+			goto fail;
+		}
+		added += a;
+	}
+	if (exec_cmd(st, "COMMIT") != 0)
+		goto fail;
+	return added;
+fail:
+	if (strstr(st->err, "deadlock") || strstr(st->err, "could not serialize"))
+		*retry = 1;
+	else if (PQstatus(p->conn) != CONNECTION_OK && revive(st) == 1)
+		*retry = 1;
+	return -1;
+}
+
+static long long pg_insert(struct bc_store *st, const struct bc_record *recs,
+                           size_t n)
+{
+	if (revive(st) < 0)
+		return -1;
+	int retry = 1;
+	long long added = -1;
+	for (int i = 0; i < TX_TRIES && retry && added < 0; i++)
+		added = insert_tx(st, recs, n, &retry);
+	return added;
+}
+
+/* PQexecParams that resets a broken connection and retries once. */
+static PGresult *query(struct bc_store *st, const char *sql, int nparams,
+                       const char *const *vals, ExecStatusType want)
+{
+	struct pg *p = st->impl;
+	if (revive(st) < 0)
+		return NULL;
+	for (int i = 0; i < 2; i++) {
+		PGresult *res = PQexecParams(p->conn, sql, nparams, NULL, vals,
+		                             NULL, NULL, 0);
+		if (PQresultStatus(res) == want)
+			return res;
+		fail_res(st, res);
+		if (i > 0 || PQstatus(p->conn) == CONNECTION_OK || revive(st) != 1)
+			return NULL;
+	}
+	return NULL;
+}
+
+static long long pg_history(struct bc_store *st, const char *tid,
+                            long long after, long long limit,
+                            bc_store_row_cb cb, void *arg)
+{
+	char a[24], l[24];
+	snprintf(a, sizeof a, "%lld", after);
+	snprintf(l, sizeof l, "%lld", limit);
+	const char *vals[] = { tid, a, limit < 0 ? NULL : l };
+	PGresult *res = query(st,
+	                      "SELECT seq, to_char(ts AT TIME ZONE 'UTC',"
+	                      " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), stream, line"
+	                      " FROM thread_logs WHERE thread_id = $1"
+	                      " AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint",
+	                      3, vals, PGRES_TUPLES_OK);
+	if (!res)
+		return -1;
+	long long rows = 0;
+	int n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		struct bc_record r = { 0 };
+		snprintf(r.thread_id, sizeof r.thread_id, "%s", tid);
+		r.seq = atoll(PQgetvalue(res, i, 0));
+		snprintf(r.ts, sizeof r.ts, "%s", PQgetvalue(res, i, 1));
+		snprintf(r.stream, sizeof r.stream, "%s", PQgetvalue(res, i, 2));
+		r.line = PQgetvalue(res, i, 3);
+		r.line_len = (size_t)PQgetlength(res, i, 3);
+		rows++;
+		if (cb && cb(&r, arg) != 0)
+			break;
+	}
+	PQclear(res);
+	return rows;
+}
+
+static long long pg_count(struct bc_store *st, const char *tid)
+{
+	const char *vals[] = { tid };
+	PGresult *res = query(st,
+	                      "SELECT count(*) FROM thread_logs WHERE thread_id = $1",
+	                      1, vals, PGRES_TUPLES_OK);
+	if (!res)
+		return -1;
+	long long n = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+static int pg_set_run(struct bc_store *st, const char *tid, const char *status,
+                      int exit_code)
+{
+	char code[16];
+	snprintf(code, sizeof code, "%d", exit_code);
+	const char *vals[] = { tid, status, exit_code < 0 ? NULL : code };
+	PGresult *res = query(st,
+	                      "INSERT INTO thread_runs"
+	                      " (thread_id, status, exit_code, updated_at)"
+	                      " VALUES ($1, $2, $3::integer, now())"
+	                      " ON CONFLICT (thread_id) DO UPDATE SET"
+	                      " status = excluded.status,"
+	                      " exit_code = excluded.exit_code,"
+	                      " updated_at = excluded.updated_at",
+	                      3, vals, PGRES_COMMAND_OK);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+const struct bc_store_ops bc_store_pg_ops = {
+	.kind = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.insert = pg_insert,
+	.history = pg_history,
+	.count = pg_count,
+	.set_run = pg_set_run,
+};
