@@ -1,0 +1,305 @@
+/* sender.c - live delivery to the hub, on a thread of its own.
+ *
+ * The read loop offers each stored batch with sender_logs(), which never
+ * blocks: the batch is queued (as NDJSON bodies of at most POST_MAX bytes)
+ * unless the queue already holds QUEUE_MAX bytes, the hub is in its
+ * back-off after a failure, or it refused the token; then the batch is
+ * dropped from live delivery only, since it is already in Redis or the
+ * spool, and one warning per run says so. The thread POSTs queued items in
+ * order over one kept-alive connection (bc_http), joining consecutive log
+ * bodies up to POST_MAX. After a failure it waits out a back-off (250 ms
+ * doubling to 5 s) during which log batches are dropped; the next batch
+ * after it is the retry. Admin events are always queued and tried. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bc_http.h"
+#include "bc_record.h"
+#include "cli.h"
+#include "emit.h"
+
+#define QUEUE_MAX (16u << 20)
+#define POST_MAX (1u << 20)
+#define HTTP_TIMEOUT_MS 5000
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 5000
+
+struct item {
+	struct item *next;
+	bool event;
+	char *body;
+	size_t len;
+};
+
+struct sender {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct item *head, *tail;
+	size_t bytes;              /* body bytes queued */
+	bool finishing;
+	int64_t give_up_at;        /* when finishing: drop log batches after */
+	int64_t down_until;        /* back-off: drop log batches before */
+	long backoff_ms;
+	bool refused;              /* 401/403: the token is wrong */
+	bool warned_down, warned_token, warned_reject;
+	struct bc_http *http;
+	char *hub;
+	char logs_path[BC_TID_MAX + 32];
+	char tid[BC_TID_MAX + 1];
+};
+
+static bool drop_logs(const struct sender *s, int64_t now)
+{
+	return s->refused || now < s->down_until ||
+	       (s->finishing && now > s->give_up_at);
+}
+
+static void warn_once(struct sender *s, bool *flag, const char *fmt,
+                      const char *why)
+{
+	bool first;
+
+	pthread_mutex_lock(&s->mu);
+	first = !*flag;
+	*flag = true;
+	pthread_mutex_unlock(&s->mu);
+	if (first)
+		bc_warn(fmt, s->hub, why);
+}
+
+static void enqueue(struct sender *s, struct item *it)
+{
+	if (s->tail)
+		s->tail->next = it;
+	else
+		s->head = it;
+	s->tail = it;
+	s->bytes += it->len;
+	pthread_cond_signal(&s->cv);
+}
+
+/* Take the head item, with the log bodies that follow it joined to it up
+ * to POST_MAX. Called with the lock held. */
+static struct item *take(struct sender *s)
+{
+	struct item *it = s->head;
+
+	s->head = it->next;
+	s->bytes -= it->len;
+	while (!it->event && s->head && !s->head->event &&
+	       it->len + s->head->len <= POST_MAX) {
+		struct item *nx = s->head;
+		char *body = realloc(it->body, it->len + nx->len);
+		if (!body)
+			break;
+		memcpy(body + it->len, nx->body, nx->len);
+		it->body = body;
+		it->len += nx->len;
+		s->head = nx->next;
+		s->bytes -= nx->len;
+		free(nx->body);
+		free(nx);
+	}
+	if (!s->head)
+		s->tail = NULL;
+	it->next = NULL;
+	return it;
+}
+
+static void post(struct sender *s, struct item *it)
+{
+	char err[512];
+	const char *path = it->event ? "/api/admin-events" : s->logs_path;
+	const char *type = it->event ? "application/json" : "application/x-ndjson";
+	long st = bc_http_post(s->http, path, type, it->body, it->len, err,
+	                       sizeof err);
+
+	pthread_mutex_lock(&s->mu);
+	if (st >= 200 && st <= 299) {
+		s->down_until = 0;
+		s->backoff_ms = BACKOFF_MIN_MS;
+	} else if (st == 401 || st == 403) {
+		s->refused = true;
+	} else if (st < 0 || st >= 500) {
+		s->down_until = bc_now_us() + s->backoff_ms * 1000;
+		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ?
+		                BACKOFF_MAX_MS : s->backoff_ms * 2;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (st == 401 || st == 403)
+		warn_once(s, &s->warned_token, "hub at %s refused the token "
+		          "(%s); lines are kept in Redis/spool and will reach "
+		          "the DB", err);
+	else if (st < 0 || st >= 500)
+		warn_once(s, &s->warned_down, "hub at %s unreachable (%s); "
+		          "lines are kept in Redis/spool and will reach the DB",
+		          err);
+	else if (st > 299)
+		warn_once(s, &s->warned_reject, "hub at %s rejected a POST (%s)",
+		          err);
+}
+
+static void *run(void *arg)
+{
+	struct sender *s = arg;
+	struct item *it;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->head && !s->finishing)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->head)
+			break;
+		it = take(s);
+		bool skip = it->event ? s->refused : drop_logs(s, bc_now_us());
+		pthread_mutex_unlock(&s->mu);
+		if (!skip)
+			post(s, it);
+		free(it->body);
+		free(it);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+struct sender *sender_new(const char *hub_url, const char *token,
+                          const char *tid, char *err, size_t errlen)
+{
+	struct sender *s = calloc(1, sizeof *s);
+
+	if (!s || !(s->hub = strdup(hub_url))) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
+	if (!(s->http = bc_http_new(hub_url, token, HTTP_TIMEOUT_MS, err,
+	                            errlen))) {
+		free(s->hub);
+		free(s);
+		return NULL;
+	}
+	snprintf(s->tid, sizeof s->tid, "%s", tid);
+	snprintf(s->logs_path, sizeof s->logs_path, "/api/runs/%s/logs", tid);
+	s->backoff_ms = BACKOFF_MIN_MS;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (pthread_create(&s->thread, NULL, run, s) != 0) {
+		snprintf(err, errlen, "cannot start the sender thread");
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		bc_http_free(s->http);
+		free(s->hub);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Append records [i, j) of recs as one NDJSON body to the queue. */
+static int queue_body(struct sender *s, const struct bc_strv *recs, size_t i,
+                      size_t j, size_t len)
+{
+	struct item *it = calloc(1, sizeof *it);
+	char *p;
+
+	if (!it || !(it->body = malloc(len))) {
+		free(it);
+		return -1;
+	}
+	p = it->body;
+	for (; i < j; i++) {
+		memcpy(p, recs->v[i], recs->len[i]);
+		p += recs->len[i];
+		*p++ = '\n';
+	}
+	it->len = len;
+	pthread_mutex_lock(&s->mu);
+	enqueue(s, it);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+void sender_logs(struct sender *s, const struct bc_strv *recs)
+{
+	size_t total = 0, start = 0, len = 0;
+	bool full, drop;
+
+	for (size_t i = 0; i < recs->n; i++)
+		total += recs->len[i] + 1;
+	if (total == 0)
+		return;
+	pthread_mutex_lock(&s->mu);
+	full = s->bytes + total > QUEUE_MAX;
+	drop = full || drop_logs(s, bc_now_us());
+	pthread_mutex_unlock(&s->mu);
+	if (full)
+		warn_once(s, &s->warned_down, "hub at %s unreachable (%s); "
+		          "lines are kept in Redis/spool and will reach the DB",
+		          "not keeping up: 16 MiB waiting to be sent");
+	if (drop)
+		return;
+	for (size_t i = 0; i < recs->n; i++) {
+		if (len > 0 && len + recs->len[i] + 1 > POST_MAX) {
+			if (queue_body(s, recs, start, i, len) != 0)
+				return;
+			start = i;
+			len = 0;
+		}
+		len += recs->len[i] + 1;
+	}
+	queue_body(s, recs, start, recs->n, len);
+}
+
+void sender_event(struct sender *s, const char *type, const char *data)
+{
+	struct bc_event e = { 0 };
+	struct bc_buf b;
+	struct item *it;
+
+	snprintf(e.type, sizeof e.type, "%s", type);
+	snprintf(e.thread_id, sizeof e.thread_id, "%s", s->tid);
+	bc_ts_now(e.ts);
+	e.data = (char *)data;
+	bc_buf_init(&b, 0);
+	if (bc_event_encode(&e, &b) != 0 || !(it = calloc(1, sizeof *it))) {
+		bc_buf_free(&b);
+		return;
+	}
+	it->event = true;
+	it->body = bc_buf_steal(&b, &it->len);
+	if (!it->body) {
+		free(it);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	enqueue(s, it);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void sender_finish(struct sender *s, long wait_ms)
+{
+	struct item *it;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->finishing = true;
+	s->give_up_at = bc_now_us() + (int64_t)wait_ms * 1000;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	while ((it = s->head)) {
+		s->head = it->next;
+		free(it->body);
+		free(it);
+	}
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	bc_http_free(s->http);
+	free(s->hub);
+	free(s);
+}
