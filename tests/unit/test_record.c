@@ -1,0 +1,405 @@
+/* test_record.c - bc_record: UTF-8 cleaning and cutting, timestamps, JSON
+ * round trips of odd lines, decoding errors, admin events. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bc_record.h"
+#include "unit.h"
+
+#define FFFD "\xEF\xBF\xBD"
+
+static char err[256];
+
+/* Clean the n bytes at in and compare with want (NUL-terminated). */
+static int clean_is(const char *in, size_t n, const char *want)
+{
+	struct bc_buf b;
+	bc_buf_init(&b, 0);
+	int ok = bc_line_clean(in, n, &b) == 0 && b.data &&
+	         b.len == strlen(want) && memcmp(b.data, want, b.len) == 0;
+	if (!ok)
+		fprintf(stderr, "clean: got '%.*s'\n", (int)b.len, b.data ? b.data : "");
+	bc_buf_free(&b);
+	return ok;
+}
+
+#define CLEAN(lit, want) CHECK(clean_is(lit, sizeof(lit) - 1, want))
+
+static void test_clean(void)
+{
+	CLEAN("", "");
+	CLEAN("plain ascii", "plain ascii");
+	CLEAN("tab\there\x1b[31mred\x1b[0m\rcr\x7f", "tab\there\x1b[31mred\x1b[0m\rcr\x7f");
+	CLEAN("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf",
+	      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf");
+	CLEAN("a\0b", "a" FFFD "b");
+	CLEAN("\0", FFFD);
+	CLEAN("\xff", FFFD);
+	CLEAN("\xff\xfe", FFFD FFFD);
+	CLEAN("\x80", FFFD);
+	CLEAN("a\x80\x80z", "a" FFFD FFFD "z");
+	CLEAN("\xc0\xaf", FFFD FFFD);          /* overlong '/' */
+	CLEAN("\xc1\xbf", FFFD FFFD);
+	CLEAN("\xe0\x80\xaf", FFFD FFFD FFFD); /* overlong, 3 bytes */
+	CLEAN("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD);
+	CLEAN("\xed\xa0\x80", FFFD FFFD FFFD); /* surrogate D800 */
+	CLEAN("\xed\x9f\xbf", "\xed\x9f\xbf"); /* U+D7FF is fine */
+	CLEAN("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD); /* > U+10FFFF */
+	CLEAN("\xf5\x80\x80\x80", FFFD FFFD FFFD FFFD);
+	CLEAN("\xe2\x82", FFFD);               /* truncated: one per subpart */
+	CLEAN("\xe2\x82x", FFFD "x");
+	CLEAN("\xf0\x9f\x98", FFFD);
+	CLEAN("\xf0\x9f\x98\xf0\x9f\x98\x80", FFFD "\xf0\x9f\x98\x80");
+	CLEAN("\xc3", FFFD);
+	CLEAN("x\xc3", "x" FFFD);
+	CLEAN(FFFD, FFFD);
+
+	struct bc_buf b;
+	bc_buf_init(&b, 5);
+	CHECK(bc_line_clean("abcdef", 6, &b) == -1);
+	CHECK(bc_line_clean("ab", 2, &b) == 0);
+	CHECK(bc_line_clean("\xff", 1, &b) == 0);
+	CHECK(b.len == 5);
+	CHECK(bc_line_clean("\xff", 1, &b) == -1);
+	CHECK(b.len == 5 && memcmp(b.data, "ab" FFFD, 5) == 0);
+	bc_buf_free(&b);
+
+	CHECK(bc_line_chomp("abc\r", 4) == 3);
+	CHECK(bc_line_chomp("abc\r\r", 5) == 4);
+	CHECK(bc_line_chomp("abc", 3) == 3);
+	CHECK(bc_line_chomp("\r", 1) == 0);
+	CHECK(bc_line_chomp("", 0) == 0);
+}
+
+/* Does cutting s at c split a UTF-8 character? */
+static int splits_char(const char *s, size_t n, size_t c)
+{
+	return c < n && ((unsigned char)s[c] & 0xC0) == 0x80;
+}
+
+static void test_cut(void)
+{
+	/* Every limit over a mix of 1-, 2-, 3- and 4-byte characters. */
+	const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" "b\xf0\x9f\x98\x80\xc3\xa9z";
+	size_t n = strlen(s);
+	int bad = 0;
+	for (size_t limit = 1; limit <= n + 2; limit++) {
+		size_t c = bc_utf8_cut(s, n, limit);
+		if (c == 0 || c > limit || c > n || splits_char(s, n, c) ||
+		    (limit >= n && c != n) || (limit < n && limit - c > 3))
+			bad++;
+	}
+	CHECK(bad == 0);
+	CHECK(bc_utf8_cut("abcdef", 6, 4) == 4);
+	CHECK(bc_utf8_cut("abc", 3, 10) == 3);
+	CHECK(bc_utf8_cut("\xf0\x9f\x98\x80", 4, 3) == 3); /* no boundary: limit */
+	CHECK(bc_utf8_cut("a\xf0\x9f\x98\x80", 5, 3) == 1);
+	CHECK(bc_utf8_cut("a\xf0\x9f\x98\x80", 5, 4) == 1);
+	CHECK(bc_utf8_cut("a\xf0\x9f\x98\x80" "b", 6, 5) == 5);
+
+	/* Splitting a long line of 3-byte characters: parts concatenate to
+	 * the line, none cuts a character, none is over the limit. */
+	char line[3000];
+	for (int i = 0; i < 1000; i++)
+		memcpy(line + 3 * i, "\xe2\x82\xac", 3);
+	for (size_t limit = 1; limit < 20; limit++) {
+		size_t off = 0, parts = 0;
+		bad = 0;
+		while (off < sizeof line) {
+			size_t c = bc_utf8_cut(line + off, sizeof line - off, limit);
+			if (c == 0 || c > limit)
+				bad++;
+			if (limit >= 3 && splits_char(line, sizeof line, off + c))
+				bad++;
+			off += c ? c : 1;
+			parts++;
+		}
+		CHECK(bad == 0 && off == sizeof line);
+	}
+}
+
+static void test_ts(void)
+{
+	char ts[BC_TS_LEN];
+	bc_ts_now(ts);
+	CHECK(strlen(ts) == 27);
+	CHECK(ts[4] == '-' && ts[7] == '-' && ts[10] == 'T' && ts[13] == ':' &&
+	      ts[16] == ':' && ts[19] == '.' && ts[26] == 'Z');
+	CHECK(strncmp(ts, "20", 2) == 0);
+	int64_t a = bc_now_us();
+	int64_t b = bc_now_us();
+	CHECK(a > 1700000000LL * 1000000 && b >= a);
+}
+
+/* Encode a record holding the n bytes at line, decode it, compare. */
+static int round_trip(const char *line, size_t n, const char *want, size_t wn)
+{
+	struct bc_record r = {0}, d = {0};
+	struct bc_buf out;
+	int ok = 0;
+
+	bc_buf_init(&out, 0);
+	strcpy(r.thread_id, "run-42");
+	r.seq = 17;
+	strcpy(r.ts, "2026-11-25T19:08:10.123456Z");
+	strcpy(r.stream, "stderr");
+	if (bc_record_set_line(&r, line, n) < 0 || bc_record_encode(&r, &out) < 0)
+		goto out;
+	if (memchr(out.data, '\n', out.len) || memchr(out.data, '\r', out.len) ||
+	    memchr(out.data, '\0', out.len))
+		goto out;
+	if (bc_record_decode(out.data, out.len, &d, err, sizeof err) < 0)
+		goto out;
+	ok = strcmp(d.thread_id, "run-42") == 0 && d.seq == 17 &&
+	     strcmp(d.ts, r.ts) == 0 && strcmp(d.stream, "stderr") == 0 &&
+	     d.line_len == wn && memcmp(d.line, want, wn) == 0 &&
+	     d.line[wn] == '\0';
+out:
+	bc_record_clear(&r);
+	bc_record_clear(&d);
+	bc_buf_free(&out);
+	return ok;
+}
+
+#define RT(lit, want) CHECK(round_trip(lit, sizeof(lit) - 1, want, sizeof(want) - 1))
+
+static void test_round_trip(void)
+{
+	RT("step 3 done", "step 3 done");
+	RT("", "");
+	RT("say \"hi\"", "say \"hi\"");
+	RT("back\\slash\\\\", "back\\slash\\\\");
+	RT("a/b</script>", "a/b</script>");
+	RT("cr\rin middle\r", "cr\rin middle\r");
+	RT("nl\nin line", "nl\nin line");
+	RT("nul\0byte", "nul" FFFD "byte");
+	RT("bad \xff\xfe utf8 \xc3", "bad " FFFD FFFD " utf8 " FFFD);
+	RT("\x1b[1mbold\x1b[0m\t\x01\x1f\x7f", "\x1b[1mbold\x1b[0m\t\x01\x1f\x7f");
+	RT("\xe2\x80\xa8 \xe2\x80\xa9 \xef\xbb\xbf", "\xe2\x80\xa8 \xe2\x80\xa9 \xef\xbb\xbf");
+	RT("{\"json\":[1,2]}", "{\"json\":[1,2]}");
+	RT("\\u0000 literal", "\\u0000 literal");
+
+	/* Every byte value, once. */
+	char all[256], want[256 * 3];
+	size_t wn = 0;
+	for (int i = 0; i < 256; i++) {
+		all[i] = (char)i;
+		if (i == 0 || i >= 0x80) {
+			memcpy(want + wn, FFFD, 3);
+			wn += 3;
+		} else {
+			want[wn++] = (char)i;
+		}
+	}
+	CHECK(round_trip(all, sizeof all, want, wn));
+
+	/* A 1 MiB line with a bit of everything. */
+	size_t big = 1 << 20;
+	char *line = malloc(big);
+	const char cycle[] = "ab\"\\\r\t\x1b\xc3\xa9/ ";
+	size_t clen = sizeof cycle - 1;
+	for (size_t i = 0; i < big; i++)
+		line[i] = i < big - big % clen ? cycle[i % clen] : 'z';
+	CHECK(round_trip(line, big, line, big));
+	free(line);
+}
+
+static int decode_ok(const char *json, struct bc_record *r)
+{
+	bc_record_clear(r);
+	err[0] = '\0';
+	return bc_record_decode(json, strlen(json), r, err, sizeof err) == 0;
+}
+
+static void test_decode(void)
+{
+	struct bc_record r = {0};
+
+	CHECK(decode_ok("{\"thread_id\":\"t\",\"seq\":0,\"line\":\"x\"}", &r));
+	CHECK_STR(r.stream, "stdout");
+	CHECK(strlen(r.ts) == 27);
+	CHECK(r.seq == 0);
+	CHECK(decode_ok(" {\"line\":\"x\\u0000y\\ud800\",\"seq\":9007199254740993,"
+	                "\"thread_id\":\"a:b\",\"ts\":\"2026-01-02T03:04:05+01:00\","
+	                "\"extra\":[1,{}]} \r\n", &r));
+	CHECK(r.seq == 9007199254740993LL);
+	CHECK_STR(r.ts, "2026-01-02T03:04:05+01:00");
+	CHECK_STR(r.line, "x" FFFD "y" FFFD);
+	CHECK(decode_ok("{\"thread_id\":\"t\",\"seq\":1,\"line\":\"\",\"stream\":null,\"ts\":null}", &r));
+	CHECK_STR(r.stream, "stdout");
+
+	/* Explicit length: the bytes after n are not read. */
+	const char *two = "{\"thread_id\":\"t\",\"seq\":1,\"line\":\"a\"}{\"x\":1}";
+	CHECK(bc_record_decode(two, 36, &r, err, sizeof err) == 0);
+	CHECK(bc_record_decode(two, strlen(two), &r, err, sizeof err) == -1);
+	CHECK(strstr(err, "trailing") != NULL);
+	CHECK(r.line == NULL);
+
+	const char *bad[] = {
+		"", " ", "{", "[]", "\"s\"", "42", "null",
+		"{\"seq\":1,\"line\":\"x\"}",
+		"{\"thread_id\":\"a/b\",\"seq\":1,\"line\":\"x\"}",
+		"{\"thread_id\":\"..\",\"seq\":1,\"line\":\"x\"}",
+		"{\"thread_id\":\"\",\"seq\":1,\"line\":\"x\"}",
+		"{\"thread_id\":7,\"seq\":1,\"line\":\"x\"}",
+		"{\"thread_id\":\"t\\u0000\",\"seq\":1,\"line\":\"x\"}",
+		"{\"thread_id\":\"t\",\"line\":\"x\"}",
+		"{\"thread_id\":\"t\",\"seq\":-1,\"line\":\"x\"}",
+		"{\"thread_id\":\"t\",\"seq\":1.5,\"line\":\"x\"}",
+		"{\"thread_id\":\"t\",\"seq\":\"1\",\"line\":\"x\"}",
+		"{\"thread_id\":\"t\",\"seq\":1}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":5}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":null}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"ts\":\"yesterday\"}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"ts\":\"2026-02-30T00:00:00Z\"}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"ts\":\"2026-01-01T24:00:00Z\"}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"ts\":\"2026-01-01T00:00:00\"}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"ts\":\"2026-01-01T00:00:00.Z\"}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"ts\":5}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"stream\":\"Std Out\"}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"stream\":\"aaaaaaaaaaaaaaaaaaaa\"}",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\"} x",
+		"{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\"}\n{}",
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (decode_ok(bad[i], &r) || !err[0] || r.line) {
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+			fails++;
+		}
+	}
+	CHECK(fails == 0);
+	CHECK(!decode_ok("{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"ts\":\"2025-02-29T00:00:00Z\"}", &r));
+	CHECK(decode_ok("{\"thread_id\":\"t\",\"seq\":1,\"line\":\"x\",\"ts\":\"2024-02-29T23:59:59.1Z\"}", &r));
+	bc_record_clear(&r);
+	bc_record_clear(&r);
+	bc_record_clear(NULL);
+}
+
+static void test_encode_format(void)
+{
+	struct bc_record r = {0};
+	struct bc_buf out;
+	bc_buf_init(&out, 0);
+	strcpy(r.thread_id, "run-42");
+	r.seq = 17;
+	strcpy(r.ts, "2026-11-25T19:08:10.123456Z");
+	strcpy(r.stream, "stdout");
+	CHECK(bc_record_set_line(&r, "step 3 done", 11) == 0);
+	CHECK(bc_record_encode(&r, &out) == 0);
+	CHECK_STR(out.data, "{\"thread_id\":\"run-42\",\"seq\":17,"
+	          "\"ts\":\"2026-11-25T19:08:10.123456Z\",\"stream\":\"stdout\","
+	          "\"line\":\"step 3 done\"}");
+	bc_buf_reset(&out);
+	CHECK(bc_record_set_line(&r, "a/b\n\t\x01", 6) == 0);
+	CHECK(bc_record_encode(&r, &out) == 0);
+	CHECK(strstr(out.data, "\"line\":\"a/b\\n\\t\\u0001\"") != NULL);
+
+	struct bc_buf small;
+	bc_buf_init(&small, 20);
+	CHECK(bc_record_encode(&r, &small) == -1);
+	CHECK(small.len == 0);
+	bc_buf_free(&small);
+	bc_record_clear(&r);
+	bc_buf_free(&out);
+}
+
+static void test_event(void)
+{
+	struct bc_event e = {0}, d = {0};
+	struct bc_buf out;
+	bc_buf_init(&out, 0);
+
+	strcpy(e.type, "run_completed");
+	strcpy(e.thread_id, "run-42");
+	strcpy(e.ts, "2026-11-25T19:08:11.000001Z");
+	CHECK(bc_event_encode(&e, &out) == 0);
+	CHECK_STR(out.data, "{\"type\":\"run_completed\",\"thread_id\":\"run-42\","
+	          "\"ts\":\"2026-11-25T19:08:11.000001Z\",\"data\":{}}");
+	bc_buf_reset(&out);
+	e.data = strdup("{ \"exit_code\" : 0, \"msg\": \"a\\nb/c\" }");
+	CHECK(bc_event_encode(&e, &out) == 0);
+	CHECK_STR(out.data, "{\"type\":\"run_completed\",\"thread_id\":\"run-42\","
+	          "\"ts\":\"2026-11-25T19:08:11.000001Z\","
+	          "\"data\":{\"exit_code\":0,\"msg\":\"a\\nb/c\"}}");
+	CHECK(bc_event_decode(out.data, out.len, &d, err, sizeof err) == 0);
+	CHECK_STR(d.type, "run_completed");
+	CHECK_STR(d.thread_id, "run-42");
+	CHECK_STR(d.ts, "2026-11-25T19:08:11.000001Z");
+	CHECK_STR(d.data, "{\"exit_code\":0,\"msg\":\"a\\nb/c\"}");
+	free(e.data);
+	e.data = strdup("[1]");
+	bc_buf_reset(&out);
+	CHECK(bc_event_encode(&e, &out) == -1);
+	free(e.data);
+	e.data = strdup("{bad");
+	CHECK(bc_event_encode(&e, &out) == -1);
+	free(e.data);
+	e.data = NULL;
+
+	const char *j = "{\"type\":\"checkpoint\",\"thread_id\":\"t\",\"data\":{\"s\":\"\xff\"}}";
+	CHECK(bc_event_decode(j, strlen(j), &d, err, sizeof err) == 0);
+	CHECK_STR(d.data, "{\"s\":\"" FFFD "\"}");
+	CHECK(strlen(d.ts) == 27);
+	j = "{\"type\":\"hitl.ack\",\"thread_id\":\"t\"}";
+	CHECK(bc_event_decode(j, strlen(j), &d, err, sizeof err) == 0);
+	CHECK_STR(d.data, "{}");
+	j = "{\"type\":\"hitl.ack\",\"thread_id\":\"t\",\"data\":null}";
+	CHECK(bc_event_decode(j, strlen(j), &d, err, sizeof err) == 0);
+	CHECK_STR(d.data, "{}");
+
+	const char *bad[] = {
+		"", "{}", "[]", "{\"type\":\"x\"}",
+		"{\"thread_id\":\"t\"}",
+		"{\"type\":\"Bad\",\"thread_id\":\"t\"}",
+		"{\"type\":\"x y\",\"thread_id\":\"t\"}",
+		"{\"type\":\"x\\u0000\",\"thread_id\":\"t\"}",
+		"{\"type\":\"x\",\"thread_id\":\"a b\"}",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":[1]}",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":\"s\"}",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"ts\":\"now\"}",
+		"{\"type\":\"x\",\"thread_id\":\"t\"}garbage",
+	};
+	int fails = 0;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		if (bc_event_decode(bad[i], strlen(bad[i]), &d, err, sizeof err) == 0 ||
+		    !err[0] || d.data) {
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+			fails++;
+		}
+	}
+	CHECK(fails == 0);
+
+	CHECK(bc_json_object_check("{\"a\":1}", 7, err, sizeof err) == 0);
+	CHECK(bc_json_object_check(" {} \n", 5, err, sizeof err) == 0);
+	CHECK(bc_json_object_check("[1]", 3, err, sizeof err) == -1);
+	CHECK(bc_json_object_check("{", 1, err, sizeof err) == -1);
+	CHECK(bc_json_object_check("{} {}", 5, err, sizeof err) == -1);
+	CHECK(bc_json_object_check("", 0, err, sizeof err) == -1);
+
+	CHECK(bc_event_is_terminal("run_completed"));
+	CHECK(bc_event_is_terminal("run_error"));
+	CHECK(bc_event_is_terminal("run_cancelled"));
+	CHECK(bc_event_is_terminal("run_paused"));
+	CHECK(!bc_event_is_terminal("run_started"));
+	CHECK(!bc_event_is_terminal("checkpoint"));
+	CHECK(!bc_event_is_terminal(NULL));
+
+	bc_event_clear(&d);
+	bc_event_clear(&d);
+	bc_event_clear(NULL);
+	bc_buf_free(&out);
+}
+
+int main(void)
+{
+	test_clean();
+	test_cut();
+	test_ts();
+	test_round_trip();
+	test_decode();
+	test_encode_format();
+	test_event();
+	UNIT_DONE("record");
+}
