@@ -421,7 +421,8 @@ static void end_of(const struct run *r, int spawn_errno, struct end *e)
 		code = WEXITSTATUS(r->child_status);
 	}
 	if (sig) {
-		*e = (struct end){ "run_cancelled", "cancelled", "", -1, 128 + sig };
+		*e = (struct end){ "run_cancelled", "cancelled", "", 128 + sig,
+		                   128 + sig };
 		snprintf(e->data, sizeof e->data, "{\"signal\":%d}", sig);
 		return;
 	}

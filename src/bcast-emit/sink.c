@@ -212,30 +212,32 @@ int sink_flush(struct sink *s, const char *db_url, const char *status,
 	char why[512];
 	int rc = -1;
 
-	(void)status;
-	(void)exit_code;
 	if (!(store = bc_store_open(db_url, err, errlen)))
 		return -1;
 	if (s->redis_url && !s->use_redis) {
 		s->redis_retry_at = 0;
 		retry_redis(s);
 	}
-	if (s->used_redis && !s->use_redis) {
-		snprintf(err, errlen, "Redis unavailable: %s",
-		         s->redis ? bc_redis_errstr(s->redis) : "no connection");
-		goto out;
-	}
 	if (spool_ready(s, why, sizeof why) != 0 && !s->use_redis) {
 		snprintf(err, errlen, "%s", why);
-		goto out;
+		goto status;
 	}
 	o.redis = s->use_redis ? s->redis : NULL;
 	o.spool = s->spool;
 	o.store = store;
 	if (bc_flush_thread(&o, s->tid, &st, err, errlen) != BC_FLUSH_OK)
-		goto out;
+		goto status;
+	if (s->used_redis && !s->use_redis) {
+		snprintf(err, errlen, "Redis unavailable: %s",
+		         s->redis ? bc_redis_errstr(s->redis) : "no connection");
+		goto status;
+	}
 	rc = 0;
-out:
+status:
+	if (bc_store_set_run(store, s->tid, status, exit_code) != 0 && rc == 0) {
+		snprintf(err, errlen, "%s", bc_store_errstr(store));
+		rc = -1;
+	}
 	bc_store_close(store);
 	return rc;
 }
