@@ -1,0 +1,79 @@
+/* fanout.h - SSE streams and their subscribers.
+ *
+ * Three kinds of stream: the global log stream, one stream per thread id
+ * (alive only while it has subscribers) and the admin-event stream, whose
+ * subscribers each carry a filter. Log frames are appended once to a
+ * stream's pending batch; one flush per event-loop wake-up hands every
+ * subscriber the whole batch as one chunk that references shared,
+ * refcounted bytes. A subscriber whose unsent output passes the backlog cap
+ * is sent a final comment and closed. */
+#ifndef BCAST_HUB_FANOUT_H
+#define BCAST_HUB_FANOUT_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "bc_tid.h"
+#include "metrics.h"
+
+enum fanout_kind { FANOUT_GLOBAL, FANOUT_THREAD, FANOUT_ADMIN };
+
+#define FANOUT_MAX_TYPES 32
+
+/* What an admin subscriber wants: events of one of types (all when
+ * ntypes is 0) and of thread tid (all when tid is ""). */
+struct fanout_filter {
+	size_t ntypes;
+	char types[FANOUT_MAX_TYPES][65];
+	char tid[BC_TID_MAX + 1];
+};
+
+struct fanout_opts {
+	size_t backlog;          /* cap on a subscriber's unsent bytes */
+	int keepalive_s;         /* ": keepalive" period; 0 disables */
+	int write_timeout_s;     /* close a stream whose writes stall that long */
+};
+
+struct fanout;
+
+/* A fan-out on base that counts into m (which must outlive it). NULL on
+ * out-of-memory. */
+struct fanout *fanout_new(struct event_base *base, const struct fanout_opts *o,
+                          struct hub_metrics *m);
+/* Free the fan-out. Call after evhttp_free() so that no subscriber is
+ * left. NULL is safe. */
+void fanout_free(struct fanout *f);
+
+/* Start an SSE response on req and subscribe it: kind FANOUT_THREAD needs
+ * tid, FANOUT_ADMIN takes filter (copied; NULL matches everything). The
+ * subscriber lives until its connection closes. Returns 0, or -1 on
+ * out-of-memory (nothing was sent; the caller answers the request). */
+int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
+                     enum fanout_kind kind, const char *tid,
+                     const struct fanout_filter *filter);
+
+/* Queue n bytes of ready SSE frames (count events) of thread tid for the
+ * global stream and tid's stream. The bytes are copied; delivery happens
+ * at the next flush. 0 or -1 (out-of-memory: nothing queued). */
+int fanout_publish_logs(struct fanout *f, const char *tid, const char *frames,
+                        size_t n, size_t count);
+
+/* Deliver one admin event (its JSON object, n bytes) to every admin
+ * subscriber whose filter matches type and tid, with the next admin id.
+ * 0 or -1. */
+int fanout_publish_admin(struct fanout *f, const char *type, const char *tid,
+                         const char *json, size_t n);
+
+/* Subscribers of one kind, and of all kinds. */
+size_t fanout_count(const struct fanout *f, enum fanout_kind kind);
+size_t fanout_total(const struct fanout *f);
+
+/* Deliver what is pending, end every stream (terminating chunk, then the
+ * connection closes once written) and refuse new subscribers. drained(arg)
+ * is called once every stream connection is gone (maybe before this
+ * returns). */
+void fanout_shutdown(struct fanout *f, void (*drained)(void *), void *arg);
+
+#endif

@@ -1,0 +1,615 @@
+/* http.c - bcast-hub's HTTP layer: routing, ingest, history, health and
+ * metrics.
+ *
+ * One evhttp generic callback routes on the raw path: fixed paths, and
+ * /api/runs/{tid}/... or /admin/runs/{tid}/... whose {tid} segment is
+ * percent-decoded and validated. Unknown paths get 404, known paths with
+ * another method 405 (with Allow), OPTIONS a CORS preflight answer.
+ * Errors are one-line JSON objects {"error":"..."}.
+ *
+ * Ingest decodes and re-encodes every record of a body before anything is
+ * published, so a body is taken whole or refused whole. History is read
+ * synchronously from the store, which is reopened on demand when it was
+ * down. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "bc_buf.h"
+#include "bc_record.h"
+#include "bc_sse.h"
+#include "bc_tid.h"
+#include "hub.h"
+
+#define HISTORY_SOFT_MAX ((size_t)64 << 20) /* a page stops growing here */
+#define HISTORY_HARD_MAX ((size_t)80 << 20)
+#define STORE_RETRY_US 1000000
+
+enum route {
+	R_NONE, R_HEALTHZ, R_METRICS, R_LOGS_STREAM, R_THREAD_STREAM,
+	R_INGEST, R_ADMIN_STREAM, R_ADMIN_POST, R_HISTORY
+};
+
+enum { M_GET = 1, M_POST = 2 };
+
+static const struct {
+	enum route r;
+	int methods;      /* M_GET also admits HEAD, except for streams */
+	int stream;
+	const char *allow;
+} routes[] = {
+	{ R_HEALTHZ, M_GET, 0, "GET, HEAD, OPTIONS" },
+	{ R_METRICS, M_GET, 0, "GET, HEAD, OPTIONS" },
+	{ R_LOGS_STREAM, M_GET, 1, "GET, OPTIONS" },
+	{ R_THREAD_STREAM, M_GET, 1, "GET, OPTIONS" },
+	{ R_INGEST, M_POST, 0, "POST, OPTIONS" },
+	{ R_ADMIN_STREAM, M_GET, 1, "GET, OPTIONS" },
+	{ R_ADMIN_POST, M_POST, 0, "POST, OPTIONS" },
+	{ R_HISTORY, M_GET, 0, "GET, HEAD, OPTIONS" },
+};
+
+struct target {
+	enum route r;
+	int tid_ok;
+	char tid[BC_TID_MAX + 1];
+};
+
+int hub_store_ensure(struct hub *h, char *err, size_t errlen)
+{
+	int64_t now = bc_now_us();
+
+	if (h->store != NULL)
+		return 0;
+	if (now < h->store_retry_us) {
+		snprintf(err, errlen, "database unavailable (retrying)");
+		return -1;
+	}
+	h->store = bc_store_open(h->db_url, err, errlen);
+	if (h->store == NULL) {
+		h->store_retry_us = now + STORE_RETRY_US;
+		return -1;
+	}
+	return 0;
+}
+
+/* Append s as a JSON string (with quotes) to out. */
+static void json_string(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			evbuffer_add_printf(out, "\\u%04x", c);
+		else
+			evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+static void add_common_headers(struct evhttp_request *req, const char *ctype)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
+}
+
+static void send_buf(struct evhttp_request *req, int code, const char *ctype,
+                     struct evbuffer *body)
+{
+	add_common_headers(req, ctype);
+	evhttp_send_reply(req, code, NULL, body);
+}
+
+static void send_text(struct evhttp_request *req, int code, const char *ctype,
+                      const char *text, size_t n)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL || evbuffer_add(b, text, n) != 0) {
+		if (b != NULL)
+			evbuffer_free(b);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	send_buf(req, code, ctype, b);
+	evbuffer_free(b);
+}
+
+static void send_error(struct hub *h, struct evhttp_request *req, int code,
+                       enum hub_reject why, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void send_error(struct hub *h, struct evhttp_request *req, int code,
+                       enum hub_reject why, const char *fmt, ...)
+{
+	struct evbuffer *b = evbuffer_new();
+	char msg[512];
+	va_list ap;
+
+	h->metrics.rejected[why]++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (b == NULL) {
+		evhttp_send_error(req, code, NULL);
+		return;
+	}
+	evbuffer_add(b, "{\"error\":", 9);
+	json_string(b, msg);
+	evbuffer_add(b, "}\n", 2);
+	send_buf(req, code, "application/json", b);
+	evbuffer_free(b);
+}
+
+/* Decode the n-byte path segment seg into t->tid; t->tid_ok tells if it is
+ * a valid thread id. */
+static void take_tid(struct target *t, const char *seg, size_t n)
+{
+	char raw[3 * BC_TID_MAX + 1];
+	size_t len;
+	char *dec;
+
+	t->tid_ok = 0;
+	if (n == 0 || n >= sizeof raw)
+		return;
+	memcpy(raw, seg, n);
+	raw[n] = '\0';
+	dec = evhttp_uridecode(raw, 0, &len);
+	if (dec == NULL)
+		return;
+	if (len == strlen(dec) && bc_tid_valid_n(dec, len)) {
+		memcpy(t->tid, dec, len + 1);
+		t->tid_ok = 1;
+	}
+	free(dec);
+}
+
+/* Match "/PREFIX{tid}/TAIL" for the routes under prefix. */
+static int match_tid_route(struct target *t, const char *path,
+                           const char *prefix, const char *tail, enum route r)
+{
+	size_t pl = strlen(prefix);
+	const char *seg, *slash;
+
+	if (strncmp(path, prefix, pl) != 0)
+		return 0;
+	seg = path + pl;
+	slash = strchr(seg, '/');
+	if (slash == NULL || strcmp(slash + 1, tail) != 0)
+		return 0;
+	t->r = r;
+	take_tid(t, seg, (size_t)(slash - seg));
+	return 1;
+}
+
+static void parse_target(const char *path, struct target *t)
+{
+	memset(t, 0, sizeof *t);
+	t->tid_ok = 1;
+	if (strcmp(path, "/healthz") == 0)
+		t->r = R_HEALTHZ;
+	else if (strcmp(path, "/metrics") == 0)
+		t->r = R_METRICS;
+	else if (strcmp(path, "/api/logs/stream") == 0)
+		t->r = R_LOGS_STREAM;
+	else if (strcmp(path, "/api/admin-events/stream") == 0)
+		t->r = R_ADMIN_STREAM;
+	else if (strcmp(path, "/api/admin-events") == 0)
+		t->r = R_ADMIN_POST;
+	else if (!match_tid_route(t, path, "/api/runs/", "logs", R_INGEST) &&
+	         !match_tid_route(t, path, "/api/runs/", "logs/stream", R_THREAD_STREAM) &&
+	         !match_tid_route(t, path, "/admin/runs/", "logs", R_HISTORY))
+		t->r = R_NONE;
+}
+
+static int authorized(const struct hub *h, struct evhttp_request *req)
+{
+	const char *a;
+	size_t n, tn;
+	unsigned char diff = 0;
+
+	if (h->token == NULL)
+		return 1;
+	a = evhttp_find_header(evhttp_request_get_input_headers(req),
+	                       "Authorization");
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+		return 0;
+	for (a += 7; *a == ' '; a++)
+		;
+	n = strlen(a);
+	tn = strlen(h->token);
+	if (n != tn)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(a[i] ^ h->token[i]);
+	return diff == 0;
+}
+
+/* The body of req as one contiguous block ("" when empty). */
+static const char *body_of(struct evhttp_request *req, size_t *n)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *p;
+
+	*n = evbuffer_get_length(in);
+	if (*n == 0)
+		return "";
+	p = (const char *)evbuffer_pullup(in, -1);
+	if (p == NULL)
+		*n = 0;
+	return p != NULL ? p : "";
+}
+
+static int blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+static void handle_ingest(struct hub *h, struct evhttp_request *req,
+                          const char *tid)
+{
+	size_t len, count = 0, lineno = 0;
+	const char *body = body_of(req, &len);
+	struct bc_buf frames, json;
+	char err[256], id[BC_TID_MAX + 32], ok[64];
+
+	/* JSON re-encoding can grow a line (U+FFFD for bad bytes), never 4x. */
+	bc_buf_init(&frames, 4 * h->max_body + 65536);
+	bc_buf_init(&json, 0);
+	for (size_t i = 0; i < len;) {
+		const char *p = body + i, *nl = memchr(p, '\n', len - i);
+		size_t n = nl != NULL ? (size_t)(nl - p) : len - i;
+		struct bc_record r;
+
+		i += n + 1;
+		lineno++;
+		if (blank(p, n))
+			continue;
+		memset(&r, 0, sizeof r);
+		if (bc_record_decode(p, n, &r, err, sizeof err) != 0) {
+			send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+			           "line %zu: %s", lineno, err);
+			goto out;
+		}
+		if (strcmp(r.thread_id, tid) != 0) {
+			send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+			           "line %zu: thread_id %s does not match the path (%s)",
+			           lineno, r.thread_id, tid);
+			bc_record_clear(&r);
+			goto out;
+		}
+		snprintf(id, sizeof id, "%s:%lld", r.thread_id, r.seq);
+		bc_buf_reset(&json);
+		if (bc_record_encode(&r, &json) != 0 ||
+		    bc_sse_frame(&frames, id, json.data, json.len) != 0) {
+			send_error(h, req, 413, HUB_REJ_TOO_LARGE,
+			           "line %zu: body too large once encoded", lineno);
+			bc_record_clear(&r);
+			goto out;
+		}
+		bc_record_clear(&r);
+		count++;
+	}
+	if (count > 0 &&
+	    fanout_publish_logs(h->fanout, tid, frames.data, frames.len, count) != 0) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		goto out;
+	}
+	h->metrics.lines_received += count;
+	len = (size_t)snprintf(ok, sizeof ok, "{\"accepted\":%zu}\n", count);
+	send_text(req, HTTP_OK, "application/json", ok, len);
+out:
+	bc_buf_free(&frames);
+	bc_buf_free(&json);
+}
+
+static void handle_admin_post(struct hub *h, struct evhttp_request *req)
+{
+	size_t len;
+	const char *body = body_of(req, &len);
+	struct bc_event e;
+	struct bc_buf json;
+	char err[256];
+	static const char ok[] = "{\"accepted\":1}\n";
+
+	memset(&e, 0, sizeof e);
+	bc_buf_init(&json, 0);
+	if (bc_event_decode(body, len, &e, err, sizeof err) != 0) {
+		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (bc_event_encode(&e, &json) != 0 ||
+	    fanout_publish_admin(h->fanout, e.type, e.thread_id, json.data,
+	                         json.len) != 0) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		goto out;
+	}
+	h->metrics.admin_events++;
+	send_text(req, HTTP_OK, "application/json", ok, sizeof ok - 1);
+out:
+	bc_event_clear(&e);
+	bc_buf_free(&json);
+}
+
+/* Parse a whole decimal integer in [min, LLONG_MAX]. 0 or -1. */
+static int parse_ll(const char *s, long long min, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+struct history {
+	struct bc_buf out;
+	long long rows;
+	int full;
+};
+
+static int history_row(const struct bc_record *r, void *arg)
+{
+	struct history *hi = arg;
+	size_t mark = hi->out.len;
+
+	if (hi->out.len >= HISTORY_SOFT_MAX ||
+	    (hi->rows > 0 && bc_buf_append(&hi->out, ",", 1) != 0) ||
+	    bc_record_encode(r, &hi->out) != 0) {
+		hi->out.len = mark;
+		hi->full = 1;
+		return 1;
+	}
+	hi->rows++;
+	return 0;
+}
+
+static void handle_history(struct hub *h, struct evhttp_request *req,
+                           const char *tid)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq q;
+	const char *v;
+	long long after = -1, limit = HUB_HISTORY_LIMIT, n;
+	struct history hi;
+	char err[512];
+
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
+		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+		           "malformed query string");
+		return;
+	}
+	if ((v = evhttp_find_header(&q, "after")) != NULL &&
+	    parse_ll(v, -1, &after) != 0) {
+		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+		           "after must be an integer >= -1");
+		goto out;
+	}
+	if ((v = evhttp_find_header(&q, "limit")) != NULL &&
+	    parse_ll(v, 1, &limit) != 0) {
+		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+		           "limit must be an integer >= 1");
+		goto out;
+	}
+	if (limit > HUB_HISTORY_LIMIT_MAX)
+		limit = HUB_HISTORY_LIMIT_MAX;
+	if (hub_store_ensure(h, err, sizeof err) != 0) {
+		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_DB_UNAVAILABLE,
+		           "database unavailable: %s", err);
+		goto out;
+	}
+	memset(&hi, 0, sizeof hi);
+	bc_buf_init(&hi.out, HISTORY_HARD_MAX);
+	bc_buf_append(&hi.out, "[", 1);
+	n = bc_store_history(h->store, tid, after, limit, history_row, &hi);
+	if (n < 0 && !hi.full) {
+		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_DB_UNAVAILABLE,
+		           "database error: %s", bc_store_errstr(h->store));
+		bc_store_close(h->store);
+		h->store = NULL;
+	} else if (bc_buf_append(&hi.out, "]\n", 2) != 0) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+	} else {
+		send_text(req, HTTP_OK, "application/json", hi.out.data, hi.out.len);
+	}
+	bc_buf_free(&hi.out);
+out:
+	evhttp_clear_headers(&q);
+}
+
+/* Read ?type=a,b&thread_id=x into flt. 0, or -1 with a reason in err. */
+static int parse_filter(struct evhttp_request *req, struct fanout_filter *flt,
+                        char *err, size_t errlen)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq q;
+	const char *v;
+	int rc = -1;
+
+	memset(flt, 0, sizeof *flt);
+	TAILQ_INIT(&q);
+	if (query == NULL)
+		return 0;
+	if (evhttp_parse_query_str(query, &q) != 0) {
+		snprintf(err, errlen, "malformed query string");
+		return -1;
+	}
+	if ((v = evhttp_find_header(&q, "thread_id")) != NULL) {
+		if (!bc_tid_valid(v)) {
+			snprintf(err, errlen, "invalid thread_id");
+			goto out;
+		}
+		snprintf(flt->tid, sizeof flt->tid, "%s", v);
+	}
+	if ((v = evhttp_find_header(&q, "type")) != NULL) {
+		while (*v != '\0') {
+			size_t n = strcspn(v, ",");
+			char type[65];
+			if (n > 0) {
+				if (n >= sizeof type || flt->ntypes == FANOUT_MAX_TYPES) {
+					snprintf(err, errlen, "bad type filter");
+					goto out;
+				}
+				memcpy(type, v, n);
+				type[n] = '\0';
+				if (!bc_event_type_valid(type)) {
+					snprintf(err, errlen, "invalid event type in filter");
+					goto out;
+				}
+				memcpy(flt->types[flt->ntypes++], type, n + 1);
+			}
+			v += n + (v[n] == ',');
+		}
+	}
+	rc = 0;
+out:
+	evhttp_clear_headers(&q);
+	return rc;
+}
+
+static void handle_stream(struct hub *h, struct evhttp_request *req,
+                          const struct target *t)
+{
+	struct fanout_filter flt;
+	enum fanout_kind kind = t->r == R_LOGS_STREAM ? FANOUT_GLOBAL
+	                      : t->r == R_THREAD_STREAM ? FANOUT_THREAD
+	                      : FANOUT_ADMIN;
+	char err[128];
+
+	if (kind == FANOUT_ADMIN && parse_filter(req, &flt, err, sizeof err) != 0) {
+		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (fanout_total(h->fanout) >= h->max_clients) {
+		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
+		           "too many clients (%zu)", h->max_clients);
+		return;
+	}
+	if (fanout_subscribe(h->fanout, req, kind, t->tid,
+	                     kind == FANOUT_ADMIN ? &flt : NULL) != 0)
+		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
+		           "not accepting subscribers");
+}
+
+static void handle_metrics(struct hub *h, struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+	struct hub_gauges g = {
+		fanout_count(h->fanout, FANOUT_GLOBAL),
+		fanout_count(h->fanout, FANOUT_THREAD),
+		fanout_count(h->fanout, FANOUT_ADMIN),
+	};
+
+	if (b == NULL || hub_metrics_render(&h->metrics, &g, b) != 0) {
+		if (b != NULL)
+			evbuffer_free(b);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	send_buf(req, HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b);
+	evbuffer_free(b);
+}
+
+static void handle_options(struct evhttp_request *req, const char *allow)
+{
+	struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(hd, "Allow", allow);
+	evhttp_add_header(hd, "Access-Control-Allow-Origin", "*");
+	evhttp_add_header(hd, "Access-Control-Allow-Methods", allow);
+	evhttp_add_header(hd, "Access-Control-Allow-Headers",
+	                  "Authorization, Content-Type, Last-Event-ID");
+	evhttp_add_header(hd, "Access-Control-Max-Age", "86400");
+	evhttp_send_reply(req, HTTP_NOCONTENT, NULL, NULL);
+}
+
+void hub_http_handle(struct evhttp_request *req, void *arg)
+{
+	struct hub *h = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct target t;
+	size_t i;
+	int m;
+
+	h->metrics.http_requests++;
+	parse_target(path != NULL ? path : "", &t);
+	for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
+		if (routes[i].r == t.r)
+			break;
+	if (t.r == R_NONE || i == sizeof routes / sizeof routes[0]) {
+		send_error(h, req, HTTP_NOTFOUND, HUB_REJ_NOT_FOUND, "no such endpoint");
+		return;
+	}
+	if (cmd == EVHTTP_REQ_OPTIONS) {
+		handle_options(req, routes[i].allow);
+		return;
+	}
+	m = cmd == EVHTTP_REQ_GET ? M_GET
+	  : cmd == EVHTTP_REQ_HEAD && !routes[i].stream ? M_GET
+	  : cmd == EVHTTP_REQ_POST ? M_POST : 0;
+	if ((routes[i].methods & m) == 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+		                  routes[i].allow);
+		send_error(h, req, HTTP_BADMETHOD, HUB_REJ_METHOD,
+		           "method not allowed");
+		return;
+	}
+	if (m == M_POST && !authorized(h, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		                  "WWW-Authenticate", "Bearer");
+		send_error(h, req, 401, HUB_REJ_UNAUTHORIZED,
+		           "missing or wrong bearer token");
+		return;
+	}
+	if (!t.tid_ok) {
+		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+		           "invalid thread id");
+		return;
+	}
+	switch (t.r) {
+	case R_HEALTHZ:
+		send_text(req, HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3);
+		break;
+	case R_METRICS:
+		handle_metrics(h, req);
+		break;
+	case R_INGEST:
+		handle_ingest(h, req, t.tid);
+		break;
+	case R_ADMIN_POST:
+		handle_admin_post(h, req);
+		break;
+	case R_HISTORY:
+		handle_history(h, req, t.tid);
+		break;
+	case R_LOGS_STREAM:
+	case R_THREAD_STREAM:
+	case R_ADMIN_STREAM:
+		handle_stream(h, req, &t);
+		break;
+	case R_NONE:
+		break;
+	}
+}

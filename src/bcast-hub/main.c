@@ -1,0 +1,340 @@
+/* bcast-hub - the SSE server: live fan-out of log lines and admin events,
+ * history over REST, health and metrics.
+ *
+ * main reads the options (flag beats environment beats default), raises
+ * the open-file limit, opens the store (if it cannot, the hub still
+ * streams and history answers 503 until it can), binds the listener and
+ * runs the libevent loop. SIGTERM/SIGINT stop accepting, deliver what is
+ * pending, end every stream with its terminating chunk and exit 0 once
+ * they are written, or after SHUTDOWN_S at the latest. A second signal
+ * exits at once. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "bc_config.h"
+#include "bc_url.h"
+#include "cli.h"
+#include "hub.h"
+
+#define PROG "bcast-hub"
+#define SHUTDOWN_S 2
+#define MAX_HEADERS_SIZE 16384
+#define LISTEN_BACKLOG 4096
+#define MAX_SINGLE_READ (256 * 1024)
+#define MAX_SINGLE_WRITE (1024 * 1024)
+
+static const char usage_text[] =
+"Usage: " PROG " [OPTION]...\n"
+"Serve live log lines and admin events over Server-Sent Events, history\n"
+"from the database over REST, /healthz and /metrics.\n"
+"\n"
+"      --listen ADDR:PORT   where to listen (BCAST_LISTEN, 127.0.0.1:8090)\n"
+"      --db URL             sqlite:PATH or postgresql://... for history\n"
+"                           (BCAST_DB, sqlite:$STATE/bcast.db)\n"
+"      --redis URL          accepted for symmetry, not used (BCAST_REDIS)\n"
+"      --token T            require 'Authorization: Bearer T' on POST\n"
+"                           endpoints (BCAST_TOKEN)\n"
+"      --keepalive SECONDS  keepalive comment period (default 15; 0: none)\n"
+"      --max-clients N      open SSE streams allowed (default 50000)\n"
+"      --backlog BYTES      unsent output a subscriber may have before it is\n"
+"                           disconnected as too slow (default 4M)\n"
+"      --max-body BYTES     largest POST body (default 16M)\n"
+"      --timeout SECONDS    close connections idle that long while sending a\n"
+"                           request or stalled while receiving (default 30)\n"
+"  -h, --help               show this help and exit\n"
+"      --version            show the version and exit\n"
+"\n"
+"BYTES take an optional K, M or G suffix (powers of 1024).\n"
+"Exit status: 0 after SIGTERM/SIGINT, 64 bad usage, 69 cannot listen.\n";
+
+enum { OPT_LISTEN = 256, OPT_DB, OPT_REDIS, OPT_TOKEN, OPT_KEEPALIVE,
+       OPT_MAX_CLIENTS, OPT_BACKLOG, OPT_MAX_BODY, OPT_TIMEOUT, OPT_VERSION };
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "redis", required_argument, NULL, OPT_REDIS },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "backlog", required_argument, NULL, OPT_BACKLOG },
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct opts {
+	long long keepalive, max_clients, backlog, max_body, timeout;
+};
+
+struct run {
+	struct hub h;
+	struct evhttp_bound_socket *bound;
+	struct event *deadline;
+	int stopping;
+};
+
+/* A whole number in [min, max] with an optional K/M/G suffix when sized. */
+static long long parse_num(const char *opt, const char *s, long long min,
+                           long long max, int sized)
+{
+	char *end;
+	long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (sized && end != s && end[0] != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		}
+	}
+	if (end == s || *end != '\0' || errno != 0 || v < min ||
+	    v > (max >> shift))
+		bc_usage_error("invalid %s '%s' (expected %lld..%lld%s)", opt, s,
+		               min, max, sized ? " bytes" : "");
+	return v << shift;
+}
+
+static void raise_nofile(long long want, int warn)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (warn && rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < want + 64)
+		bc_warn("open-file limit %llu is below --max-clients %lld",
+		        (unsigned long long)rl.rlim_cur, want);
+}
+
+/* url with a password (scheme://user:PASSWORD@host) replaced by "***". */
+static void redact(const char *url, char *out, size_t n)
+{
+	const char *p = strstr(url, "://"), *at, *colon;
+
+	if (p != NULL && (at = strchr(p + 3, '@')) != NULL &&
+	    (colon = memchr(p + 3, ':', (size_t)(at - p - 3))) != NULL) {
+		snprintf(out, n, "%.*s:***%s", (int)(colon - url), url, at);
+		return;
+	}
+	snprintf(out, n, "%s", url);
+}
+
+static struct bufferevent *new_bev(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, -1,
+	                                                 BEV_OPT_CLOSE_ON_FREE);
+
+	(void)arg;
+	if (bev != NULL) {
+		bufferevent_set_max_single_read(bev, MAX_SINGLE_READ);
+		bufferevent_set_max_single_write(bev, MAX_SINGLE_WRITE);
+	}
+	return bev;
+}
+
+/* Bind addr (HOST:PORT) to h's server; exits 64/69 on failure. Writes the
+ * bound address to shown. */
+static struct evhttp_bound_socket *listen_on(struct hub *h, const char *addr,
+                                             char *shown, size_t n)
+{
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct evconnlistener *l;
+	struct evhttp_bound_socket *b;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char err[256], host[NI_MAXHOST], port[16];
+	struct bc_url u;
+	int rc;
+
+	if (bc_addr_parse(addr, &u, err, sizeof err) != 0)
+		bc_usage_error("invalid listen address '%s': %s", addr, err);
+	snprintf(port, sizeof port, "%d", u.port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(u.host[0] != '\0' ? u.host : NULL, port, &hints, &ai);
+	if (rc != 0)
+		bc_die(BC_EX_UNAVAILABLE, "cannot resolve %s: %s", addr,
+		       gai_strerror(rc));
+	l = evconnlistener_new_bind(h->base, NULL, NULL,
+	                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+	                            LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
+	                            ai->ai_addr, (int)ai->ai_addrlen);
+	if (l == NULL)
+		bc_die(BC_EX_UNAVAILABLE, "cannot listen on %s: %s", addr,
+		       strerror(errno));
+	freeaddrinfo(ai);
+	b = evhttp_bind_listener(h->http, l);
+	if (b == NULL)
+		bc_die(BC_EX_UNAVAILABLE, "cannot listen on %s", addr);
+	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port,
+	                sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(shown, n, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	else
+		snprintf(shown, n, "%s", addr);
+	return b;
+}
+
+static void on_drained(void *arg)
+{
+	struct run *r = arg;
+
+	event_base_loopbreak(r->h.base);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(r->h.base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct run *r = arg;
+	struct timeval tv = { SHUTDOWN_S, 0 };
+
+	(void)what;
+	if (r->stopping) {
+		event_base_loopbreak(r->h.base);
+		return;
+	}
+	r->stopping = 1;
+	bc_warn("%s: closing %zu streams", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	        fanout_total(r->h.fanout));
+	if (r->bound != NULL) {
+		evhttp_del_accept_socket(r->h.http, r->bound);
+		r->bound = NULL;
+	}
+	r->deadline = evtimer_new(r->h.base, on_deadline, r);
+	if (r->deadline == NULL || evtimer_add(r->deadline, &tv) != 0)
+		event_base_loopbreak(r->h.base);
+	fanout_shutdown(r->h.fanout, on_drained, r);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 15, 50000, 4 << 20, 16 << 20, 30 };
+	struct bc_config cfg;
+	struct run r;
+	struct fanout_opts fo;
+	struct event *sigterm, *sigint;
+	char err[512], shown[300], dbshown[1024];
+	int c, max_clients_set = 0;
+
+	bc_cli_init(PROG);
+	if (bc_config_load(&cfg) != 0)
+		bc_die(BC_EX_SOFTWARE, "out of memory");
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN: if (bc_config_set(&cfg.listen, optarg)) goto oom; break;
+		case OPT_DB: if (bc_config_set(&cfg.db, optarg)) goto oom; break;
+		case OPT_REDIS: if (bc_config_set(&cfg.redis, optarg)) goto oom; break;
+		case OPT_TOKEN: if (bc_config_set(&cfg.token, optarg)) goto oom; break;
+		case OPT_KEEPALIVE:
+			o.keepalive = parse_num("--keepalive", optarg, 0, 86400, 0);
+			break;
+		case OPT_MAX_CLIENTS:
+			o.max_clients = parse_num("--max-clients", optarg, 1, 10000000, 0);
+			max_clients_set = 1;
+			break;
+		case OPT_BACKLOG:
+			o.backlog = parse_num("--backlog", optarg, 1, 1LL << 40, 1);
+			break;
+		case OPT_MAX_BODY:
+			o.max_body = parse_num("--max-body", optarg, 1, 1LL << 30, 1);
+			break;
+		case OPT_TIMEOUT:
+			o.timeout = parse_num("--timeout", optarg, 1, 86400, 0);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return bc_close_stdout();
+		case OPT_VERSION:
+			bc_print_version();
+		default:
+			bc_usage_error("unknown option");
+		}
+	}
+	if (optind < argc)
+		bc_usage_error("unexpected argument '%s'", argv[optind]);
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(o.max_clients, max_clients_set);
+	memset(&r, 0, sizeof r);
+	r.h.db_url = cfg.db;
+	r.h.token = cfg.token != NULL && cfg.token[0] != '\0' ? cfg.token : NULL;
+	r.h.max_clients = (size_t)o.max_clients;
+	r.h.max_body = (size_t)o.max_body;
+	fo.backlog = (size_t)o.backlog;
+	fo.keepalive_s = (int)o.keepalive;
+	fo.write_timeout_s = (int)o.timeout;
+
+	r.h.base = event_base_new();
+	r.h.http = r.h.base != NULL ? evhttp_new(r.h.base) : NULL;
+	r.h.fanout = r.h.base != NULL ? fanout_new(r.h.base, &fo, &r.h.metrics) : NULL;
+	sigterm = r.h.base != NULL ? evsignal_new(r.h.base, SIGTERM, on_signal, &r) : NULL;
+	sigint = r.h.base != NULL ? evsignal_new(r.h.base, SIGINT, on_signal, &r) : NULL;
+	if (r.h.http == NULL || r.h.fanout == NULL || sigterm == NULL ||
+	    sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
+	    evsignal_add(sigint, NULL) != 0)
+		bc_die(BC_EX_SOFTWARE, "cannot set up the event loop");
+	evhttp_set_allowed_methods(r.h.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	                           EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	                           EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+	                           EVHTTP_REQ_OPTIONS);
+	evhttp_set_max_headers_size(r.h.http, MAX_HEADERS_SIZE);
+	evhttp_set_max_body_size(r.h.http, o.max_body);
+	evhttp_set_timeout(r.h.http, (int)o.timeout);
+	evhttp_set_bevcb(r.h.http, new_bev, NULL);
+	evhttp_set_gencb(r.h.http, hub_http_handle, &r.h);
+	r.bound = listen_on(&r.h, cfg.listen, shown, sizeof shown);
+
+	redact(cfg.db, dbshown, sizeof dbshown);
+	if (hub_store_ensure(&r.h, err, sizeof err) != 0)
+		bc_warn("%s; history answers 503 until the database is back", err);
+	bc_warn("listening on %s, db %s", shown, dbshown);
+
+	event_base_dispatch(r.h.base);
+
+	if (r.deadline != NULL)
+		event_free(r.deadline);
+	event_free(sigterm);
+	event_free(sigint);
+	evhttp_free(r.h.http);
+	fanout_free(r.h.fanout);
+	bc_store_close(r.h.store);
+	event_base_free(r.h.base);
+	libevent_global_shutdown();
+	bc_config_free(&cfg);
+	return BC_EX_OK;
+oom:
+	bc_die(BC_EX_SOFTWARE, "out of memory");
+}

@@ -1,0 +1,55 @@
+/* metrics.c - Prometheus text rendering of the hub's counters (see
+ * metrics.h). Each family gets its HELP and TYPE lines once. */
+#include <stddef.h>
+
+#include "metrics.h"
+
+static const char *const reject_reason[HUB_REJ_COUNT] = {
+	[HUB_REJ_BAD_REQUEST] = "bad_request",
+	[HUB_REJ_UNAUTHORIZED] = "unauthorized",
+	[HUB_REJ_NOT_FOUND] = "not_found",
+	[HUB_REJ_METHOD] = "method_not_allowed",
+	[HUB_REJ_TOO_LARGE] = "too_large",
+	[HUB_REJ_MAX_CLIENTS] = "max_clients",
+	[HUB_REJ_DB_UNAVAILABLE] = "db_unavailable",
+};
+
+static int counter(struct evbuffer *out, const char *name, const char *help,
+                   unsigned long long v)
+{
+	return evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+	                           name, help, name, name, v) < 0 ? -1 : 0;
+}
+
+int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
+                       struct evbuffer *out)
+{
+	int rc = 0;
+
+	rc |= evbuffer_add_printf(out,
+		"# HELP bcast_hub_subscribers Open SSE subscriptions.\n"
+		"# TYPE bcast_hub_subscribers gauge\n"
+		"bcast_hub_subscribers{stream=\"global\"} %zu\n"
+		"bcast_hub_subscribers{stream=\"thread\"} %zu\n"
+		"bcast_hub_subscribers{stream=\"admin\"} %zu\n",
+		g->global, g->thread, g->admin) < 0;
+	rc |= counter(out, "bcast_hub_http_requests_total",
+	              "HTTP requests received.", m->http_requests);
+	rc |= counter(out, "bcast_hub_lines_received_total",
+	              "Log records accepted by ingest.", m->lines_received);
+	rc |= counter(out, "bcast_hub_events_delivered_total",
+	              "SSE events queued to subscribers.", m->events_delivered);
+	rc |= counter(out, "bcast_hub_admin_events_total",
+	              "Admin events accepted.", m->admin_events);
+	rc |= counter(out, "bcast_hub_slow_disconnects_total",
+	              "Subscribers closed for passing the backlog cap.",
+	              m->slow_disconnects);
+	rc |= evbuffer_add_printf(out,
+		"# HELP bcast_hub_rejected_total Requests refused, by reason.\n"
+		"# TYPE bcast_hub_rejected_total counter\n") < 0;
+	for (size_t i = 0; i < HUB_REJ_COUNT; i++)
+		rc |= evbuffer_add_printf(out,
+			"bcast_hub_rejected_total{reason=\"%s\"} %llu\n",
+			reject_reason[i], m->rejected[i]) < 0;
+	return rc ? -1 : 0;
+}

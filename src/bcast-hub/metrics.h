@@ -1,0 +1,40 @@
+/* metrics.h - the hub's counters and their Prometheus text rendering.
+ *
+ * Counters only ever grow; the subscriber gauges are read from the fan-out
+ * at render time. One struct hub_metrics lives in the hub and is updated
+ * in place by the HTTP layer and the fan-out (single-threaded). */
+#ifndef BCAST_HUB_METRICS_H
+#define BCAST_HUB_METRICS_H
+
+#include <event2/buffer.h>
+
+enum hub_reject {
+	HUB_REJ_BAD_REQUEST,    /* 400: bad thread id, bad record, bad query */
+	HUB_REJ_UNAUTHORIZED,   /* 401: missing or wrong bearer token */
+	HUB_REJ_NOT_FOUND,      /* 404 */
+	HUB_REJ_METHOD,         /* 405 */
+	HUB_REJ_TOO_LARGE,      /* 413 raised by the hub itself */
+	HUB_REJ_MAX_CLIENTS,    /* 503: --max-clients reached */
+	HUB_REJ_DB_UNAVAILABLE, /* 503: history while the DB is down */
+	HUB_REJ_COUNT
+};
+
+struct hub_metrics {
+	unsigned long long http_requests;
+	unsigned long long lines_received;
+	unsigned long long events_delivered;  /* frames queued to subscribers */
+	unsigned long long admin_events;
+	unsigned long long slow_disconnects;
+	unsigned long long rejected[HUB_REJ_COUNT];
+};
+
+/* The gauges rendered next to the counters: subscribers per stream kind. */
+struct hub_gauges {
+	size_t global, thread, admin;
+};
+
+/* Append m and g in Prometheus text format (0.0.4) to out. 0 or -1. */
+int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
+                       struct evbuffer *out);
+
+#endif
