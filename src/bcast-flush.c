@@ -181,6 +181,17 @@ int main(int argc, char **argv)
 		        : bc_flush_thread(&o, tid, &st, err, sizeof err);
 		progress_end();
 	}
+	if (f == BC_FLUSH_REDIS && spool) {
+		/* Redis broke half way: still move what the spool holds. */
+		bc_warn("%s", err);
+		bc_redis_free(redis);
+		o.redis = redis = NULL;
+		err[0] = '\0';
+		f = all ? bc_flush_all(&o, &st, err, sizeof err)
+		        : bc_flush_thread(&o, tid, &st, err, sizeof err);
+		progress_end();
+		code = BC_EX_TEMPFAIL;
+	}
 	if (f != BC_FLUSH_OK) {
 		bc_warn("%s", err);
 		code = fail_code(f);

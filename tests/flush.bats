@@ -268,3 +268,23 @@ concurrent() {
 
 @test "two flushers on one 50,000-record list store exactly 50,000 rows (SQLite)" { concurrent sqlite; }
 @test "two flushers on one 50,000-record list store exactly 50,000 rows (PostgreSQL)" { concurrent pg; }
+
+@test "a Redis with a password and a database number: AUTH and SELECT" {
+	local port db
+	port=$(free_port)
+	db=$(sqlite_db)
+	redis_start "$T/redis" "$port" --requirepass 's3cret'
+	BC_PIDS+=("$(cat "$T/redis/redis.pid")")
+	records auth 1 20 | xargs -d '\n' redis-cli -p "$port" -a s3cret --no-auth-warning \
+		-n 3 RPUSH logs:queue:auth >/dev/null
+	run bcast-flush -t auth --redis "redis://:wrong@127.0.0.1:$port/3" --db "$db"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"cannot connect to Redis at 127.0.0.1:$port: "* ]]
+	[ "$(redis-cli -p "$port" -a s3cret --no-auth-warning -n 3 LLEN logs:queue:auth)" -eq 20 ]
+	run bcast-flush -t auth --redis "redis://:s3cret@127.0.0.1:$port/3" --db "$db"
+	[ "$status" -eq 0 ]
+	[ "$output" = "bcast-flush: auth: 20 lines moved (20 new, 0 already stored)" ]
+	[ "$(count "$db" auth)" -eq 20 ]
+	[ "$(redis-cli -p "$port" -a s3cret --no-auth-warning -n 3 EXISTS logs:queue:auth)" -eq 0 ]
+	redis_stop "$T/redis"
+}
