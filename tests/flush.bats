@@ -288,3 +288,24 @@ concurrent() {
 	[ "$(redis-cli -p "$port" -a s3cret --no-auth-warning -n 3 EXISTS logs:queue:auth)" -eq 0 ]
 	redis_stop "$T/redis"
 }
+
+@test "Redis failing half way: exit 75, what was committed stays, the spool still drains" {
+	local db
+	db=$(sqlite_db)
+	seed aaa 1 100
+	redis_cli SET logs:queue:bbb not-a-list >/dev/null
+	seed ccc 1 100
+	journal sp 1 50
+	run bcast-flush --all --redis "$BCAST_TEST_REDIS" --db "$db"
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"WRONGTYPE"* ]]
+	[[ "$output" == *"flushed the spool only"* ]]
+	[ "$(count "$db" aaa)" -eq 100 ]
+	[ "$(count "$db" sp)" -eq 50 ]
+	[ "$(redis_cli LLEN logs:queue:ccc)" -eq 100 ]
+	redis_cli DEL logs:queue:bbb >/dev/null
+	run bcast-flush --all --redis "$BCAST_TEST_REDIS" --db "$db"
+	[ "$status" -eq 0 ]
+	[ "$(count "$db" ccc)" -eq 100 ]
+	[ "$(sql "$db" "SELECT count(*) FROM thread_logs")" -eq 250 ]
+}
