@@ -165,6 +165,8 @@ static int put_json(struct json_object *o, struct bc_buf *out)
 
 int bc_record_encode(const struct bc_record *r, struct bc_buf *out)
 {
+	if (r->line && r->line_len > INT_MAX)
+		return -1;
 	struct json_object *o = json_object_new_object();
 	if (!o)
 		return -1;
@@ -329,7 +331,8 @@ int bc_record_decode(const char *json, size_t n, struct bc_record *r,
 	}
 	if (!json_object_object_get_ex(o, "seq", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0) {
+	    json_object_get_int64(v) < 0 ||
+	    json_object_get_uint64(v) > (uint64_t)INT64_MAX) {
 		fail(err, errlen, "missing or invalid seq (want an integer >= 0)");
 		goto out;
 	}

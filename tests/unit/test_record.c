@@ -225,6 +225,8 @@ static void test_decode(void)
 	CHECK(r.seq == 9007199254740993LL);
 	CHECK_STR(r.ts, "2026-01-02T03:04:05+01:00");
 	CHECK_STR(r.line, "x" FFFD "y" FFFD);
+	CHECK(decode_ok("{\"thread_id\":\"t\",\"seq\":9223372036854775807,\"line\":\"\"}", &r));
+	CHECK(r.seq == 9223372036854775807LL);
 	CHECK(decode_ok("{\"thread_id\":\"t\",\"seq\":1,\"line\":\"\",\"stream\":null,\"ts\":null}", &r));
 	CHECK_STR(r.stream, "stdout");
 
@@ -246,6 +248,9 @@ static void test_decode(void)
 		"{\"thread_id\":\"t\",\"line\":\"x\"}",
 		"{\"thread_id\":\"t\",\"seq\":-1,\"line\":\"x\"}",
 		"{\"thread_id\":\"t\",\"seq\":1.5,\"line\":\"x\"}",
+		"{\"thread_id\":\"t\",\"seq\":9223372036854775808,\"line\":\"x\"}",
+		"{\"thread_id\":\"t\",\"seq\":99999999999999999999999,\"line\":\"x\"}",
+		"{\"thread_id\":\"t\",\"seq\":-9223372036854775809,\"line\":\"x\"}",
 		"{\"thread_id\":\"t\",\"seq\":\"1\",\"line\":\"x\"}",
 		"{\"thread_id\":\"t\",\"seq\":1}",
 		"{\"thread_id\":\"t\",\"seq\":1,\"line\":5}",
