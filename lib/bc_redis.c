@@ -78,6 +78,16 @@ static redisReply *command(struct bc_redis *r, int argc, const char **argv,
 	return rep;
 }
 
+/* A command whose reply only needs to be OK. 0 or -1. */
+static int simple(struct bc_redis *r, int argc, const char **argv)
+{
+	redisReply *rep = command(r, argc, argv, NULL);
+	if (!rep)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
 static int open_conn(struct bc_redis *r)
 {
 	redisContext *c = redisConnectWithTimeout(r->url.host, r->url.port,
@@ -106,27 +116,17 @@ static int open_conn(struct bc_redis *r)
 	snprintf(db, sizeof db, "%d", r->url.db);
 	const char *auth[] = { "AUTH", r->url.password };
 	const char *sel[] = { "SELECT", db };
-	redisReply *rep;
-	if (r->url.password[0]) {
-		if (!(rep = command(r, 2, auth, NULL)))
-			goto fail;
-		freeReplyObject(rep);
-	}
-	if (r->url.db != 0) {
-		if (!(rep = command(r, 2, sel, NULL)))
-			goto fail;
-		freeReplyObject(rep);
+	if ((r->url.password[0] && simple(r, 2, auth) != 0) ||
+	    (r->url.db != 0 && simple(r, 2, sel) != 0)) {
+		char why[sizeof r->err];
+		snprintf(why, sizeof why, "%s", r->err);
+		set_err(r, "cannot connect to Redis at %s:%d: %s", r->url.host,
+		        r->url.port, why);
+		redisFree(r->c);
+		r->c = NULL;
+		return -1;
 	}
 	return 0;
-fail: {
-	char why[sizeof r->err];
-	snprintf(why, sizeof why, "%s", r->err);
-	set_err(r, "cannot connect to Redis at %s:%d: %s", r->url.host,
-	        r->url.port, why);
-	redisFree(r->c);
-	r->c = NULL;
-	return -1;
-}
 }
 
 /* Make sure the handle has a working connection. */
