@@ -258,16 +258,33 @@ out:
 	return rc;
 }
 
-/* The thread id of a journal file name, or 0 when name is not one.
- * *len receives the id's length. */
+/* True if s is "PID.N" (both decimal), the tail of a claimed journal. */
+static int claim_tail(const char *s)
+{
+	size_t a = strspn(s, "0123456789");
+	if (a == 0 || s[a] != '.')
+		return 0;
+	size_t b = strspn(s + a + 1, "0123456789");
+	return b > 0 && s[a + 1 + b] == '\0';
+}
+
+/* The thread id of a journal file name ({tid}.journal or
+ * {tid}.journal.flushing.PID.N), or 0 when name is not one. *len receives
+ * the id's length. */
 static int journal_tid(const char *name, size_t *len)
 {
-	const char *j = strstr(name, ".journal");
-	if (!j || j == name)
+	static const char live[] = ".journal", claimed[] = ".journal.flushing.";
+	size_t n = strlen(name);
+	if (n > sizeof live - 1 && strcmp(name + n - (sizeof live - 1), live) == 0) {
+		*len = n - (sizeof live - 1);
+		return bc_tid_valid_n(name, *len);
+	}
+	const char *last = NULL;
+	for (const char *p = name; (p = strstr(p, claimed)); p++)
+		last = p;
+	if (!last || last == name || !claim_tail(last + sizeof claimed - 1))
 		return 0;
-	if (j[8] != '\0' && strncmp(j + 8, ".flushing.", 10) != 0)
-		return 0;
-	*len = (size_t)(j - name);
+	*len = (size_t)(last - name);
 	return bc_tid_valid_n(name, *len);
 }
 
@@ -333,7 +350,8 @@ int bc_spool_claim(struct bc_spool *s, const char *tid, struct bc_strv *out)
 	struct dirent *e;
 	int rc = 0;
 	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, prefix, plen) != 0)
+		if (strncmp(e->d_name, prefix, plen) != 0 ||
+		    !claim_tail(e->d_name + plen))
 			continue;
 		snprintf(claimed, sizeof claimed, "%s/%s", s->dir, e->d_name);
 		if (bc_strv_push(out, claimed, strlen(claimed)) != 0) {

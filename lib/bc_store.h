@@ -10,7 +10,8 @@
  * "postgresql://" / "postgres://" URI. The table is created if missing.
  * Inserts are batched in one transaction and idempotent on
  * (thread_id, seq): a record already stored is skipped, never doubled.
- * Errors are kept on the handle; the library never prints. */
+ * Errors are kept on the handle; the library never prints. A handle is
+ * used by one thread at a time. */
 #ifndef BCAST_STORE_H
 #define BCAST_STORE_H
 

@@ -122,6 +122,19 @@ static void test_basic_and_torn(void)
 	CHECK(bc_spool_read(s, "/nonexistent/x.journal", &sv, NULL) == 0);
 	CHECK(drain(s, "t2", NULL, 0) == 2);
 
+	/* Thread ids that look like journal names stay apart. */
+	CHECK(append_range(s, "a", 1, 2) == 0);
+	CHECK(append_range(s, "a.journal", 1, 3) == 0);
+	CHECK(append_range(s, "a.journal.flushing.1", 1, 4) == 0);
+	bc_strv_clear(&tids);
+	CHECK(bc_spool_threads(s, &tids) == 0);
+	CHECK(tids.n == 3);
+	CHECK(drain(s, "a", NULL, 0) == 2);
+	bc_strv_clear(&tids);
+	CHECK(bc_spool_threads(s, &tids) == 0 && tids.n == 2);
+	CHECK(drain(s, "a.journal.flushing.1", NULL, 0) == 4);
+	CHECK(drain(s, "a.journal", NULL, 0) == 3);
+
 	/* Bad thread ids never reach a file name. */
 	CHECK(append_range(s, "../x", 1, 1) == -1);
 	CHECK(append_range(s, "..", 1, 1) == -1);
