@@ -114,6 +114,7 @@ struct tail {
 	int out_errno;           /* errno of a failed write to stdout */
 	bool connected;          /* this attempt got a 200 text/event-stream */
 	long status;             /* HTTP status of this attempt, 0 if none */
+	bool outage;             /* the hub was reported unreachable */
 	bool skipped_warned;
 	char last_id[256];
 	char errbuf[CURL_ERROR_SIZE];
@@ -320,8 +321,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		return len;
 	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
 	curl_easy_getinfo(t->curl, CURLINFO_CONTENT_TYPE, &ct);
-	if (t->status == 200 && ct && strncasecmp(ct, "text/event-stream", 17) == 0)
+	if (t->status == 200 && ct && strncasecmp(ct, "text/event-stream", 17) == 0) {
 		t->connected = true;
+		if (t->outage && !t->quiet)
+			bc_warn("connected to hub at %s again", t->hub);
+		t->outage = false;
+	}
 	return len;
 }
 
@@ -471,7 +476,6 @@ static void backoff_wait(struct tail *t, int ms)
 static int run(struct tail *t)
 {
 	int backoff = BACKOFF_MIN_MS;
-	bool outage = false;
 	char why[CURL_ERROR_SIZE + 64];
 
 	while (t->stop == RUN) {
@@ -480,9 +484,6 @@ static int run(struct tail *t)
 			break;
 		if (t->connected) {
 			backoff = BACKOFF_MIN_MS;
-			if (outage && !t->quiet)
-				bc_warn("connected to hub at %s again", t->hub);
-			outage = false;
 			if (t->once)
 				return BC_EX_OK;
 			backoff_wait(t, backoff);
@@ -497,9 +498,9 @@ static int run(struct tail *t)
 			bc_warn("hub at %s unreachable (%s)", t->hub, why);
 			return BC_EX_UNAVAILABLE;
 		}
-		if (!outage && !t->quiet)
+		if (!t->outage && !t->quiet)
 			bc_warn("hub at %s unreachable (%s), retrying", t->hub, why);
-		outage = true;
+		t->outage = true;
 		backoff_wait(t, backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}

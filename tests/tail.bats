@@ -1,0 +1,297 @@
+#!/usr/bin/env bats
+# tail.bats - bcast-tail against a real bcast-hub on a private port: the
+# three output forms, --json, admin filters, --count/--timeout, duplicates,
+# reconnection across a hub restart, signals, closed pipes and usage.
+#
+# The hub never replays, so each test waits until the hub counts the
+# tail's subscription (bcast_hub_subscribers in /metrics) before POSTing.
+
+load helpers
+
+# post_lines TID FIRST_SEQ LINE...: POST one NDJSON record per LINE.
+post_lines() {
+	local tid=$1 seq=$2
+	shift 2
+	python3 -c '
+import json, sys
+tid, seq = sys.argv[1], int(sys.argv[2])
+for i, line in enumerate(sys.argv[3:]):
+    print(json.dumps({"thread_id": tid, "seq": seq + i, "stream": "stdout", "line": line}))
+' "$tid" "$seq" "$@" >"$T/body.ndjson"
+	curl -sf -X POST -H 'Content-Type: application/x-ndjson' \
+		--data-binary @"$T/body.ndjson" "$BCAST_HUB/api/runs/$tid/logs" >/dev/null
+}
+
+# post_event TID TYPE [DATA]
+post_event() {
+	curl -sf -X POST -H 'Content-Type: application/json' \
+		--data-binary "{\"type\":\"$2\",\"thread_id\":\"$1\",\"data\":${3:-{\}}}" \
+		"$BCAST_HUB/api/admin-events" >/dev/null
+}
+
+# subs KIND: open subscriptions of KIND (global, thread, admin).
+subs() {
+	curl -sf "$BCAST_HUB/metrics" |
+		sed -n "s/^bcast_hub_subscribers{stream=\"$1\"} \([0-9]*\)$/\1/p"
+}
+subs_are() { [ "$(subs "$1")" = "$2" ]; }
+
+# wait_exit PID TIMEOUT_S: wait for a background process; sets EXIT_STATUS.
+wait_exit() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		echo "process $1 still running after $2 s"
+		return 1
+	fi
+	EXIT_STATUS=0
+	wait "$1" || EXIT_STATUS=$?
+}
+
+has_lines() { [ "$(wc -l <"$1")" -ge "$2" ]; }
+
+@test "one thread: the lines themselves, other threads left out, BCAST_HUB used" {
+	start_hub
+	bg bcast-tail -t run-a --count 3 >"$T/out" 2>"$T/err"
+	wait_for 10 subs_are thread 1
+	post_lines run-a 1 "one" "two"
+	post_lines run-b 1 "other thread"
+	post_lines run-a 3 "three"
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "$(printf 'one\ntwo\nthree')" ]
+	[ ! -s "$T/err" ]
+}
+
+@test "all threads: 'THREAD | line' in arrival order; --hub beats BCAST_HUB" {
+	start_hub
+	hub=$BCAST_HUB
+	BCAST_HUB=http://127.0.0.1:1 bg bcast-tail --hub "$hub" --count 3 >"$T/out"
+	wait_for 10 subs_are global 1
+	post_lines run-a 1 "a1"
+	post_lines run-b 7 "b7"
+	post_lines run-a 2 "a2 | with a bar"
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "$(printf 'run-a | a1\nrun-b | b7\nrun-a | a2 | with a bar')" ]
+}
+
+@test "a pipe sees each line while bcast-tail is still running" {
+	start_hub
+	bg bcast-tail -t live >"$T/out"
+	wait_for 10 subs_are thread 1
+	post_lines live 1 "first"
+	wait_for 5 grep -qx first "$T/out"
+	kill -0 "$BG_PID"
+	post_lines live 2 "second"
+	wait_for 5 grep -qx second "$T/out"
+	kill -TERM "$BG_PID"
+	wait_exit "$BG_PID" 5
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "$(printf 'first\nsecond')" ]
+}
+
+@test "--json prints each record as one JSON object per line, odd bytes intact" {
+	start_hub
+	bg bcast-tail -t j --json --count 4 >"$T/out"
+	wait_for 10 subs_are thread 1
+	post_lines j 10 'say "hi"' 'back\slash' $'tab\there' 'unicode: é 日本 🎉'
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(wc -l <"$T/out")" -eq 4 ]
+	python3 -c '
+import json, sys
+want = ["say \"hi\"", "back\\slash", "tab\there", "unicode: \u00e9 \u65e5\u672c \U0001f389"]
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [r["line"] for r in recs] == want, recs
+assert [r["seq"] for r in recs] == [10, 11, 12, 13], recs
+assert all(r["thread_id"] == "j" and r["stream"] == "stdout" and r["ts"] for r in recs), recs
+' "$T/out"
+}
+
+@test "--admin --type and -t filter admin events; plain 'THREAD TYPE DATA'" {
+	start_hub
+	bg bcast-tail --admin --type checkpoint,run_completed -t run-a --count 2 >"$T/out"
+	wait_for 10 subs_are admin 1
+	post_event run-a run_started
+	post_event run-b checkpoint '{"step":0}'
+	post_event run-a checkpoint '{"step":1}'
+	post_event run-a hitl_ack '{"by":"ann"}'
+	post_event run-a run_completed '{"exit_code":0}'
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "$(printf '%s\n%s' 'run-a checkpoint {"step":1}' 'run-a run_completed {"exit_code":0}')" ]
+}
+
+@test "--admin --json prints the event objects" {
+	start_hub
+	bg bcast-tail --admin --json --count 2 >"$T/out"
+	wait_for 10 subs_are admin 1
+	post_event run-a run_started
+	post_event run-b run_error '{"exit_code":3}'
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	python3 -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+assert [(e["thread_id"], e["type"]) for e in evs] == [("run-a", "run_started"), ("run-b", "run_error")], evs
+assert evs[1]["data"] == {"exit_code": 3}, evs
+' "$T/out"
+}
+
+@test "a record POSTed twice is printed once; --count counts printed lines" {
+	start_hub
+	bg bcast-tail -t dup --count 3 >"$T/out"
+	wait_for 10 subs_are thread 1
+	post_lines dup 1 "x"
+	post_lines dup 1 "x"
+	post_lines dup 2 "y"
+	post_lines dup 1 "x"
+	post_lines dup 3 "z"
+	post_lines dup 4 "after count"
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "$(printf 'x\ny\nz')" ]
+}
+
+@test "reconnects when the hub restarts on the same port, without duplicates" {
+	db=$(sqlite_db)
+	start_hub --db "$db"
+	bg bcast-tail -t re --count 4 >"$T/out" 2>"$T/err"
+	tail_pid=$BG_PID
+	wait_for 10 subs_are thread 1
+	post_lines re 1 "before 1" "before 2"
+	wait_for 5 has_lines "$T/out" 2
+	stop_hub
+	sleep 1.5
+	kill -0 "$tail_pid"
+	bcast-hub --listen "127.0.0.1:$HUB_PORT" --db "$db" 2>>"$HUB_LOG" &
+	HUB_PID=$!
+	BC_PIDS+=("$HUB_PID")
+	wait_for 10 hub_healthy
+	wait_for 10 subs_are thread 1
+	post_lines re 1 "before 1" "before 2" "after 3"
+	post_lines re 4 "after 4"
+	wait_exit "$tail_pid" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "$(printf 'before 1\nbefore 2\nafter 3\nafter 4')" ]
+	[ "$(grep -c "hub at $BCAST_HUB unreachable (.*), retrying" "$T/err")" -eq 1 ]
+	grep -q "connected to hub at $BCAST_HUB again" "$T/err"
+}
+
+@test "a hub that is not up yet: retries quietly with -q, reports once without" {
+	port=$(free_port)
+	run timeout 10 bcast-tail -q --hub "http://127.0.0.1:$port" --timeout 1
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run timeout 10 bcast-tail --hub "http://127.0.0.1:$port" --timeout 1.5
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == "bcast-tail: hub at http://127.0.0.1:$port unreachable ("*"), retrying" ]]
+}
+
+@test "a hub that starts late is picked up" {
+	port=$(free_port)
+	bg bcast-tail -q -t late --count 1 --hub "http://127.0.0.1:$port" >"$T/out"
+	sleep 0.5
+	bcast-hub --listen "127.0.0.1:$port" --db "$(sqlite_db)" 2>"$T/hub.log" &
+	BC_PIDS+=($!)
+	HUB_PORT=$port BCAST_HUB="http://127.0.0.1:$port"
+	wait_for 10 hub_healthy
+	wait_for 10 subs_are thread 1
+	post_lines late 1 "finally"
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "finally" ]
+}
+
+@test "--once: 69 when the hub cannot be reached or refuses; 4xx is not retried" {
+	port=$(free_port)
+	run timeout 10 bcast-tail --once --hub "http://127.0.0.1:$port"
+	[ "$status" -eq 69 ]
+	[[ "$output" == "bcast-tail: hub at http://127.0.0.1:$port unreachable ("* ]]
+	start_hub
+	run timeout 10 bcast-tail --hub "$BCAST_HUB/no/such/prefix"
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"refused"*"HTTP 404"* ]]
+}
+
+@test "--timeout exits 0 when nothing came" {
+	start_hub
+	start=$(date +%s%N)
+	run timeout 10 bcast-tail -t quiet --timeout 0.5
+	end=$(date +%s%N)
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ $(((end - start) / 1000000)) -ge 400 ]
+	[ $(((end - start) / 1000000)) -lt 5000 ]
+}
+
+@test "SIGTERM and SIGINT end it at once with status 0, also while retrying" {
+	start_hub
+	for sig in TERM INT; do
+		bg bcast-tail -t sig >"$T/out"
+		wait_for 10 subs_are thread 1
+		kill -"$sig" "$BG_PID"
+		wait_exit "$BG_PID" 3
+		[ "$EXIT_STATUS" -eq 0 ]
+		wait_for 10 subs_are thread 0
+	done
+	bg bcast-tail -q --hub "http://127.0.0.1:$(free_port)" -t x
+	sleep 0.5
+	kill -TERM "$BG_PID"
+	wait_exit "$BG_PID" 3
+	[ "$EXIT_STATUS" -eq 0 ]
+}
+
+@test "a closed pipe ends it quietly with 0; a full disk is exit 74" {
+	start_hub
+	bash -c 'bcast-tail -t pipe 2>"$1/err" | head -1 >"$1/out"; echo "${PIPESTATUS[0]}" >"$1/rc"' _ "$T" &
+	BC_PIDS+=($!)
+	wait_for 10 subs_are thread 1
+	for i in $(seq 1 50); do
+		[ -f "$T/rc" ] && break
+		post_lines pipe "$i" "line $i"
+		sleep 0.1
+	done
+	[ "$(cat "$T/rc")" = 0 ]
+	[ "$(cat "$T/out")" = "line 1" ]
+	[ ! -s "$T/err" ]
+
+	bg bcast-tail -t full >/dev/full 2>"$T/err"
+	wait_for 10 subs_are thread 1
+	post_lines full 1 "no room"
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 74 ]
+	grep -q "^bcast-tail: write error on stdout: No space left on device" "$T/err"
+}
+
+@test "bad thread id, bad options and misuse exit 64 with a hint" {
+	for args in "-t bad/id" "-t ''" "--type checkpoint" "--admin --type Bad" \
+		"--admin --type a,,b" "--count 0" "--count x" "--timeout -1" \
+		"--hub ftp://x" "extra" "--no-such"; do
+		eval "run bcast-tail $args"
+		[ "$status" -eq 64 ] || { echo "$args: $status"; false; }
+		[[ "$output" == *"Try 'bcast-tail --help' for more information."* ]]
+	done
+	run bcast-tail -t "$(printf 'x%.0s' $(seq 1 129))"
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"invalid thread id"* ]]
+}
+
+@test "--help and --version" {
+	run bcast-tail --help
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "Usage: bcast-tail "* ]]
+	for o in --thread --admin --type --json --hub --count --timeout --once --quiet; do
+		[[ "$output" == *"$o"* ]]
+	done
+	run bcast-tail -h
+	[ "$status" -eq 0 ]
+	run bcast-tail --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "bcast-tail $(cat "$REPO/VERSION")" ]
+}
