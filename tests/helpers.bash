@@ -7,7 +7,7 @@
 # its own. Everything a test starts in the background is killed by PID in
 # teardown.
 
-REPO=$(cd "$BATS_TEST_DIRNAME" && git rev-parse --show-toplevel 2>/dev/null || cd "$BATS_TEST_DIRNAME/.." && pwd)
+REPO=$(cd "$BATS_TEST_DIRNAME" && { git rev-parse --show-toplevel 2>/dev/null || { cd .. && pwd; }; })
 source "$REPO/tests/services.sh"
 
 bc_services_up() {
