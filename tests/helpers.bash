@@ -8,7 +8,7 @@
 # teardown.
 
 REPO=$(cd "$BATS_TEST_DIRNAME" && { git rev-parse --show-toplevel 2>/dev/null || { cd .. && pwd; }; })
-source "$REPO/tests/services.sh"
+source "$REPO/tests/services.sh" ""   # "": sourced, not run with our $1
 
 bc_services_up() {
 	[ -n "${BCAST_TEST_REDIS:-}" ] && return 0
