@@ -3,7 +3,8 @@
  * Encoding builds a json-c object and prints it plain (no spaces, no "\/"),
  * so control bytes come out as escapes and the text never holds a raw
  * newline. Decoding parses exactly n bytes with json_tokener_parse_ex,
- * allows trailing whitespace only, checks every field and cleans the line.
+ * allows trailing whitespace only, checks every field and cleans the line
+ * (and every key and string of an event's data).
  *
  * bc_line_clean follows the Unicode "maximal subpart" practice (the one
  * WHATWG decoders use): each maximal invalid subpart of a sequence becomes
@@ -412,11 +413,63 @@ out:
 	return rc;
 }
 
+/* A copy of v with every key and string cleaned (bc_line_clean); keys
+ * that clean to the same text keep the last value, as a parser would.
+ * Numbers, booleans and null are shared. NULL on out-of-memory. */
+static struct json_object *clean_value(struct json_object *v, struct bc_buf *tmp)
+{
+	struct json_object *c = NULL;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		bc_buf_reset(tmp);
+		if (bc_line_clean(json_object_get_string(v),
+		                  (size_t)json_object_get_string_len(v), tmp) < 0)
+			return NULL;
+		return json_object_new_string_len(tmp->data, (int)tmp->len);
+	case json_type_array: {
+		size_t n = json_object_array_length(v);
+		if (!(c = json_object_new_array_ext((int)n)))
+			return NULL;
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+			struct json_object *ce = e ? clean_value(e, tmp) : NULL;
+			if ((e && !ce) || json_object_array_add(c, ce) < 0) {
+				json_object_put(ce);
+				json_object_put(c);
+				return NULL;
+			}
+		}
+		return c;
+	}
+	case json_type_object:
+		if (!(c = json_object_new_object()))
+			return NULL;
+		json_object_object_foreach(v, key, val) {
+			struct json_object *cv = val ? clean_value(val, tmp) : NULL;
+			if (val && !cv)
+				goto fail;
+			bc_buf_reset(tmp);
+			if (bc_line_clean(key, strlen(key), tmp) < 0 ||
+			    json_object_object_add(c, tmp->data, cv) < 0) {
+				json_object_put(cv);
+				goto fail;
+			}
+		}
+		return c;
+	default:
+		return json_object_get(v);
+	}
+fail:
+	json_object_put(c);
+	return NULL;
+}
+
 int bc_event_decode(const char *json, size_t n, struct bc_event *e,
                     char *err, size_t errlen)
 {
 	struct json_object *o = parse(json, n, err, errlen);
-	struct json_object *v;
+	struct json_object *v, *clean = NULL;
 	struct bc_buf b;
 	int rc = -1;
 
@@ -451,19 +504,20 @@ int bc_event_decode(const char *json, size_t n, struct bc_event *e,
 			fail(err, errlen, "data is not a JSON object");
 			goto out;
 		}
-		text = json_object_to_json_string_length(v, JSON_FLAGS, &tlen);
-		if (!text) {
+		if (!(clean = clean_value(v, &b)) ||
+		    !(text = json_object_to_json_string_length(clean, JSON_FLAGS, &tlen))) {
 			fail(err, errlen, "out of memory");
 			goto out;
 		}
 	}
-	if (bc_line_clean(text, tlen, &b) < 0 || !(e->data = bc_buf_steal(&b, NULL))) {
+	if (!(e->data = strndup(text, tlen))) {
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = 0;
 out:
 	bc_buf_free(&b);
+	json_object_put(clean);
 	json_object_put(o);
 	if (rc < 0)
 		bc_event_clear(e);

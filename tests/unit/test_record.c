@@ -346,6 +346,10 @@ static void test_event(void)
 	CHECK(bc_event_decode(j, strlen(j), &d, err, sizeof err) == 0);
 	CHECK_STR(d.data, "{\"s\":\"" FFFD "\"}");
 	CHECK(strlen(d.ts) == 27);
+	/* Keys are cleaned too; two that clean alike keep the last value. */
+	j = "{\"type\":\"x\",\"thread_id\":\"t\",\"data\":{\"\xce\":1,\"\xee\":[\"\xff\",{\"k\\u0000z\":2}]}}";
+	CHECK(bc_event_decode(j, strlen(j), &d, err, sizeof err) == 0);
+	CHECK_STR(d.data, "{\"" FFFD "\":[\"" FFFD "\",{\"k\":2}]}");
 	j = "{\"type\":\"hitl.ack\",\"thread_id\":\"t\"}";
 	CHECK(bc_event_decode(j, strlen(j), &d, err, sizeof err) == 0);
 	CHECK_STR(d.data, "{}");
