@@ -309,3 +309,30 @@ concurrent() {
 	[ "$(count "$db" ccc)" -eq 100 ]
 	[ "$(sql "$db" "SELECT count(*) FROM thread_logs")" -eq 250 ]
 }
+
+queue_below() { [ "$(redis_cli LLEN "logs:queue:$1")" -lt "$2" ]; }
+
+killed() {
+	local db pid left
+	db=$(new_db "$1")
+	seed killed 1 50000
+	journal killed 50001 60000
+	bcast-flush --all --batch 10 --redis "$BCAST_TEST_REDIS" --db "$db" 2>/dev/null &
+	pid=$!
+	BC_PIDS+=("$pid")
+	wait_for 10 queue_below killed 49000
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	left=$(redis_cli LLEN logs:queue:killed)
+	echo "left in Redis after kill -9: $left"
+	[ "$left" -gt 0 ]
+	run bcast-flush --all --redis "$BCAST_TEST_REDIS" --db "$db"
+	[ "$status" -eq 0 ]
+	[ "$(count "$db" killed)" -eq 60000 ]
+	[ "$(sql "$db" "SELECT count(DISTINCT seq) FROM thread_logs WHERE thread_id='killed'")" -eq 60000 ]
+	[ "$(redis_cli EXISTS logs:queue:killed)" -eq 0 ]
+	[ -z "$(ls "$SPOOL" | grep journal)" ]
+}
+
+@test "a flusher killed with SIGKILL half way: the rerun completes, nothing doubled (SQLite)" { killed sqlite; }
+@test "a flusher killed with SIGKILL half way: the rerun completes, nothing doubled (PostgreSQL)" { killed pg; }
