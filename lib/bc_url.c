@@ -1,4 +1,4 @@
-/* bc_url.c - parsing of http://, redis:// URLs and HOST:PORT addresses.
+/* bc_url.c - parsing of http://, https://, redis:// URLs and HOST:PORT addresses.
  *
  * A small hand-written splitter: scheme "://", optional userinfo before the
  * last '@' of the authority, host (bracketed for IPv6), optional ":PORT",
@@ -120,11 +120,14 @@ int bc_url_parse(const char *s, struct bc_url *u, char *err, size_t errlen)
 	if (slen == 4 && strncasecmp(s, "http", 4) == 0) {
 		strcpy(u->scheme, "http");
 		u->port = 80;
+	} else if (slen == 5 && strncasecmp(s, "https", 5) == 0) {
+		strcpy(u->scheme, "https");
+		u->port = 443;
 	} else if (slen == 5 && strncasecmp(s, "redis", 5) == 0) {
 		strcpy(u->scheme, "redis");
 		u->port = 6379;
 	} else {
-		return fail(err, errlen, s, "unknown scheme (want http:// or redis://)");
+		return fail(err, errlen, s, "unknown scheme (want http://, https:// or redis://)");
 	}
 
 	const char *auth = sep + 3;

@@ -1,6 +1,7 @@
 /* bc_url.h - parsing of the URLs and addresses bcast is configured with.
  *
  *   http://HOST[:PORT][/PATH]      hub address (BCAST_HUB)
+ *   https://HOST[:PORT][/PATH]     the same behind a TLS proxy
  *   redis://[:PASSWORD@]HOST[:PORT][/DB]   Redis (BCAST_REDIS), or "none"
  *   HOST:PORT                      listen address (BCAST_LISTEN)
  *
@@ -11,7 +12,7 @@
 #include <stddef.h>
 
 struct bc_url {
-	char scheme[16];     /* "http", "redis"; "" for HOST:PORT */
+	char scheme[16];     /* "http", "https", "redis"; "" for HOST:PORT */
 	char host[256];
 	int port;            /* filled with the scheme's default when absent */
 	char path[1024];     /* "" or begins with '/'; without query */
@@ -19,7 +20,8 @@ struct bc_url {
 	int db;              /* redis only; 0 when absent */
 };
 
-/* Parse an http:// or redis:// URL. Default ports: http 80, redis 6379.
+/* Parse an http://, https:// or redis:// URL. Default ports: http 80,
+ * https 443, redis 6379.
  * Returns 0, or -1 with a one-line reason in err. */
 int bc_url_parse(const char *s, struct bc_url *u, char *err, size_t errlen);
 

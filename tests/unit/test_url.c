@@ -53,6 +53,12 @@ static void test_http(void)
 	CHECK(u.port == 8090);
 	CHECK_STR(u.path, "/p");
 
+	CHECK(url("https://hub.example:8443/x") == 0);
+	CHECK_STR(u.scheme, "https");
+	CHECK(u.port == 8443);
+	CHECK(url("https://hub.example") == 0);
+	CHECK(u.port == 443);
+
 	CHECK(url("http://[fe80::1:2]") == 0);
 	CHECK_STR(u.host, "fe80::1:2");
 	CHECK(u.port == 80);
@@ -100,7 +106,8 @@ static void test_bad_urls(void)
 	CHECK(url("ftp://h/x") == -1);
 	CHECK(strstr(err, "ftp://h/x") != NULL);
 	CHECK(strstr(err, "scheme") != NULL);
-	CHECK(url("https://h") == -1);
+	CHECK(url("httpx://h") == -1);
+	CHECK(url("redis:/h") == -1);
 	CHECK(url("http://") == -1);
 	CHECK(strstr(err, "host") != NULL);
 	CHECK(url("http:///path") == -1);
