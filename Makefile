@@ -47,7 +47,8 @@ src/%.o: src/%.c $(wildcard lib/*.h src/*/*.h)
 
 # A program is src/NAME.c or every .c file under src/NAME/.
 .SECONDEXPANSION:
-bin/%: $$(patsubst %.c,%.o,$$(wildcard src/%.c src/%/*.c)) $(COMMON_OBJ) lib/libbcast.a
+pc := %
+bin/%: $$(patsubst $$(pc).c,$$(pc).o,$$(wildcard src/$$*.c src/$$*/*.c)) $(COMMON_OBJ) lib/libbcast.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
