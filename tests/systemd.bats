@@ -10,6 +10,10 @@
 
 load helpers
 
+# No Redis or PostgreSQL needed here.
+setup_file() { :; }
+teardown_file() { :; }
+
 UNITS="bcast-hub.service bcast-flush-boot.service bcast-flush.service bcast-flush.timer"
 
 # key UNIT KEY: the values of KEY= in examples/systemd/UNIT, one per line.
@@ -60,7 +64,8 @@ key() { sed -nE "s/^$2=(.*)$/\1/p" "$REPO/examples/systemd/$1"; }
 	for u in $UNITS; do
 		for m in $(key "$u" Documentation); do
 			m=${m#man:}
-			[ -f "$REPO/man/${m%%(*}.$(sed -E 's/.*\(([0-9])\)/\1/' <<<"$m")" ]
+			m="man/${m%%(*}.$(sed -E 's/.*\(([0-9])\)/\1/' <<<"$m")"
+			[ -f "$REPO/$m" ] || { echo "$u: Documentation= names $m, which does not exist"; false; }
 		done
 	done
 }

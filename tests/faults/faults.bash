@@ -171,18 +171,21 @@ progress() { tr -d ' \n' <"$T/progress"; }
 # stderr to $T/flush.err. Run it in the background.
 flush_loop() {
 	local pause=$1; shift
-	local i
+	local i rc
 	for i in $(seq 1 3000); do
 		[ -e "$T/stop" ] && break
-		bcast-flush --all "$@" >/dev/null 2>>"$T/flush.err" 3>&-
-		echo $? >>"$T/flush.rcs"
+		rc=0
+		bcast-flush --all "$@" >/dev/null 2>>"$T/flush.err" 3>&- || rc=$?
+		echo "$rc" >>"$T/flush.rcs"
 		sleep "$(printf '0.%03d' $(( RANDOM % (pause + 1) )))"
 	done
+	return 0
 }
 
 # flush_killer [BCAST-FLUSH ARGS...]: like flush_loop, but each flusher is
 # sent kill -9 after a random 10..300 ms, whatever it is doing then.
-# Appends each exit status (137 = killed) to $T/flush.rcs.
+# Appends each exit status (137 = killed) to $T/flush.rcs. (Both run
+# under bats' set -e: every command that may fail is guarded.)
 flush_killer() {
 	local i p rc
 	for i in $(seq 1 3000); do
@@ -190,11 +193,12 @@ flush_killer() {
 		bcast-flush --all "$@" >/dev/null 2>>"$T/flush.err" 3>&- &
 		p=$!
 		sleep "$(printf '0.%03d' $(( 10 + RANDOM % 290 )))"
-		kill -9 "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null || true
 		rc=0
 		wait "$p" || rc=$?
 		echo "$rc" >>"$T/flush.rcs"
 	done
+	return 0
 }
 
 # stop_loops PID...: tell flush loops to end and wait for them (bounded).
