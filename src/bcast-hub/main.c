@@ -242,6 +242,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	struct opts o = { 15, 50000, 4 << 20, 16 << 20, 30 };
+	struct { const char *listen, *db, *redis, *token; } flag = { 0 };
 	struct bc_config cfg;
 	struct run r;
 	struct fanout_opts fo;
@@ -250,14 +251,12 @@ int main(int argc, char **argv)
 	int c, max_clients_set = 0;
 
 	bc_cli_init(PROG);
-	if (bc_config_load(&cfg) != 0)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_LISTEN: if (bc_config_set(&cfg.listen, optarg)) goto oom; break;
-		case OPT_DB: if (bc_config_set(&cfg.db, optarg)) goto oom; break;
-		case OPT_REDIS: if (bc_config_set(&cfg.redis, optarg)) goto oom; break;
-		case OPT_TOKEN: if (bc_config_set(&cfg.token, optarg)) goto oom; break;
+		case OPT_LISTEN: flag.listen = optarg; break;
+		case OPT_DB: flag.db = optarg; break;
+		case OPT_REDIS: flag.redis = optarg; break;
+		case OPT_TOKEN: flag.token = optarg; break;
 		case OPT_KEEPALIVE:
 			o.keepalive = parse_num("--keepalive", optarg, 0, 86400, 0);
 			break;
@@ -285,6 +284,12 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		bc_usage_error("unexpected argument '%s'", argv[optind]);
+	if (bc_config_load(&cfg) != 0 ||
+	    (flag.listen != NULL && bc_config_set(&cfg.listen, flag.listen) != 0) ||
+	    (flag.db != NULL && bc_config_set(&cfg.db, flag.db) != 0) ||
+	    (flag.redis != NULL && bc_config_set(&cfg.redis, flag.redis) != 0) ||
+	    (flag.token != NULL && bc_config_set(&cfg.token, flag.token) != 0))
+		bc_die(BC_EX_SOFTWARE, "out of memory");
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile(o.max_clients, max_clients_set);
@@ -335,6 +340,4 @@ int main(int argc, char **argv)
 	libevent_global_shutdown();
 	bc_config_free(&cfg);
 	return BC_EX_OK;
-oom:
-	bc_die(BC_EX_SOFTWARE, "out of memory");
 }
