@@ -2,8 +2,10 @@
  *
  * Encoding builds a json-c object and prints it plain (no spaces, no "\/"),
  * so control bytes come out as escapes and the text never holds a raw
- * newline. Decoding parses exactly n bytes with json_tokener_parse_ex,
- * allows trailing whitespace only, checks every field and cleans the line
+ * newline. Decoding parses exactly n bytes with json_tokener_parse_ex in
+ * strict mode (RFC 8259 only: no NaN, leading zeros, single quotes or raw
+ * control bytes in strings, which json-c would otherwise let through into
+ * an event's data), allows trailing whitespace only, checks every field and cleans the line
  * (and every key and string of an event's data).
  *
  * bc_line_clean follows the Unicode "maximal subpart" practice (the one
@@ -206,6 +208,8 @@ static struct json_object *parse(const char *json, size_t n, char *err,
 		fail(err, errlen, "out of memory");
 		return NULL;
 	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	                              JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	struct json_object *o = json_tokener_parse_ex(tok, json, (int)n);
 	enum json_tokener_error je = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
@@ -413,6 +417,69 @@ out:
 	return rc;
 }
 
+/* True if the n bytes at s are a JSON number (RFC 8259 grammar). */
+static bool json_number_text(const char *s, size_t n)
+{
+	size_t i = 0, d;
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (i < n && s[i] >= '1' && s[i] <= '9')
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return false;
+	if (i < n && s[i] == '.') {
+		for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+		if (i == d)
+			return false;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+		if (i == d)
+			return false;
+	}
+	return i == n;
+}
+
+/* json-c accepts NaN and Infinity even in strict mode; refuse any number
+ * in v that would not print as a JSON number. */
+static bool numbers_ok(struct json_object *v, int depth)
+{
+	if (depth > 64)
+		return false;
+	switch (json_object_get_type(v)) {
+	case json_type_double: {
+		size_t n;
+		const char *t = json_object_to_json_string_length(v, JSON_FLAGS, &n);
+		return t && json_number_text(t, n);
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+			if (e && !numbers_ok(e, depth + 1))
+				return false;
+		}
+		return true;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			(void)key;
+			if (val && !numbers_ok(val, depth + 1))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
 /* A copy of v with every key and string cleaned (bc_line_clean); keys
  * that clean to the same text keep the last value, as a parser would.
  * Numbers, booleans and null are shared. NULL on out-of-memory. */
@@ -504,6 +571,10 @@ int bc_event_decode(const char *json, size_t n, struct bc_event *e,
 			fail(err, errlen, "data is not a JSON object");
 			goto out;
 		}
+		if (!numbers_ok(v, 0)) {
+			fail(err, errlen, "bad JSON: NaN or Infinity is not a number");
+			goto out;
+		}
 		if (!(clean = clean_value(v, &b)) ||
 		    !(text = json_object_to_json_string_length(clean, JSON_FLAGS, &tlen))) {
 			fail(err, errlen, "out of memory");
@@ -530,8 +601,13 @@ int bc_json_object_check(const char *json, size_t n, char *err, size_t errlen)
 	if (!o)
 		return -1;
 	int ok = json_object_is_type(o, json_type_object);
+	bool nums = ok && numbers_ok(o, 0);
 	json_object_put(o);
-	return ok ? 0 : fail(err, errlen, "not a JSON object");
+	if (!ok)
+		return fail(err, errlen, "not a JSON object");
+	if (!nums)
+		return fail(err, errlen, "bad JSON: NaN or Infinity is not a number");
+	return 0;
 }
 
 void bc_event_clear(struct bc_event *e)

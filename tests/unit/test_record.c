@@ -368,6 +368,12 @@ static void test_event(void)
 		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":\"s\"}",
 		"{\"type\":\"x\",\"thread_id\":\"t\",\"ts\":\"now\"}",
 		"{\"type\":\"x\",\"thread_id\":\"t\"}garbage",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":{\"a\":02}}",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":{\"a\":NaN}}",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":{\"a\":[-Infinity]}}",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":{\"a\":'s'}}",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":{\"a\":1,}}",
+		"{\"type\":\"x\",\"thread_id\":\"t\",\"data\":{\"a\":True}}",
 	};
 	int fails = 0;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -386,6 +392,13 @@ static void test_event(void)
 	CHECK(bc_json_object_check("{", 1, err, sizeof err) == -1);
 	CHECK(bc_json_object_check("{} {}", 5, err, sizeof err) == -1);
 	CHECK(bc_json_object_check("", 0, err, sizeof err) == -1);
+	CHECK(bc_json_object_check("{\"a\":NaN}", 10, err, sizeof err) == -1);
+	CHECK(bc_json_object_check("{\"a\":[1,{\"b\":Infinity}]}", 24, err, sizeof err) == -1);
+	CHECK(bc_json_object_check("{\"a\":[1.5e3,-0.25,1E+2]}", 24, err, sizeof err) == 0);
+	CHECK(bc_json_object_check("{\"a\":01}", 8, err, sizeof err) == -1);
+	j = "{\"type\":\"x\",\"thread_id\":\"t\",\"data\":{\"a\":1.50,\"b\":1e999,\"c\":-0.0}}";
+	CHECK(bc_event_decode(j, strlen(j), &d, err, sizeof err) == 0);
+	CHECK_STR(d.data, "{\"a\":1.50,\"b\":1e999,\"c\":-0.0}");
 
 	CHECK(bc_event_is_terminal("run_completed"));
 	CHECK(bc_event_is_terminal("run_error"));
