@@ -58,7 +58,7 @@
 "      --count N        exit 0 after printing N events\n" \
 "      --timeout SECONDS  exit 0 after SECONDS (decimals allowed)\n" \
 "      --once           do not reconnect; exit 69 if the hub cannot be reached\n" \
-"  -q, --quiet          no messages about lost and regained connections\n" \
+"  -q, --quiet          no messages about connections or skipped events\n" \
 "  -h, --help           show this help and exit\n" \
 "      --version        show the version and exit\n" \
 "\n" \

@@ -157,6 +157,21 @@ assert evs[1]["data"] == {"exit_code": 3}, evs
 	[ "$(cat "$T/out")" = "$(printf 'x\ny\nz')" ]
 }
 
+@test "an event over 4 MiB is skipped with a message; the next one is printed" {
+	start_hub
+	bg bcast-tail -t big --count 1 >"$T/out" 2>"$T/err"
+	wait_for 10 subs_are thread 1
+	python3 -c '
+import json
+print(json.dumps({"thread_id": "big", "seq": 1, "line": "\x01" * 900000}))
+print(json.dumps({"thread_id": "big", "seq": 2, "line": "small"}))' >"$T/big.ndjson"
+	curl -sf -X POST --data-binary @"$T/big.ndjson" "$BCAST_HUB/api/runs/big/logs" >/dev/null
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "small" ]
+	[ "$(cat "$T/err")" = "bcast-tail: skipping an event: larger than 4 MiB" ]
+}
+
 @test "reconnects when the hub restarts on the same port, without duplicates" {
 	db=$(sqlite_db)
 	start_hub --db "$db"
