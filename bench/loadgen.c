@@ -1061,6 +1061,7 @@ int main(int argc, char **argv)
 		failed += atomic_load(&S->w[k].failed);
 	}
 	double setup_s = (double)(now_ns() - t_setup) / 1e9;
+	long rss_setup = server_kb("VmRSS:");
 
 	long rssN = -1;
 	int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1358,8 +1359,9 @@ int main(int argc, char **argv)
 	       hist_pct(hist, tot.unique, 50, tot.max_us), hist_pct(hist, tot.unique, 99, tot.max_us),
 	       hist_pct(hist, tot.unique, 99.9, tot.max_us), tot.max_us, rss0, rss_peak_kb);
 	if (O.idle)
-		printf(" rssN_kb=%ld per_conn_b=%.0f", rssN,
-		       ready ? (double)(rssN - rss0) * 1024.0 / (double)ready : 0);
+		rss_setup = rssN;
+	printf(" rss_ready_kb=%ld per_conn_b=%.0f", rss_setup,
+	       ready && O.npids ? (double)(rss_setup - rss0) * 1024.0 / (double)ready : 0);
 	printf(" setup_s=%.2f pub_s=%.2f span_s=%.2f srv_cpu_pct=%.0f lg_cpu_pct=%.0f"
 	       " pub_cpu_pct=%.0f emit_cpu_pct=%.0f procs=%ld status=%s\n",
 	       setup_s, pub_s, span, active > 0 ? 100 * srv_cpu / active : 0,
