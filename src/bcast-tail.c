@@ -229,14 +229,14 @@ static void out_json(struct tail *t, const char *p, size_t n)
 	out(t, "\n", 1);
 }
 
-static int print_record(struct tail *t, const struct bc_sse_event *ev)
+static void print_record(struct tail *t, const struct bc_sse_event *ev)
 {
 	struct bc_record r = { 0 };
 	char err[256];
 
 	if (bc_record_decode(ev->data, ev->data_len, &r, err, sizeof err) != 0) {
 		skip_warn(t, err);
-		return 0;
+		return;
 	}
 	if (!seen_check(&t->seen, r.thread_id, r.seq)) {
 		if (t->json) {
@@ -252,17 +252,16 @@ static int print_record(struct tail *t, const struct bc_sse_event *ev)
 		t->printed++;
 	}
 	bc_record_clear(&r);
-	return 0;
 }
 
-static int print_event(struct tail *t, const struct bc_sse_event *ev)
+static void print_event(struct tail *t, const struct bc_sse_event *ev)
 {
 	struct bc_event e = { 0 };
 	char err[256];
 
 	if (bc_event_decode(ev->data, ev->data_len, &e, err, sizeof err) != 0) {
 		skip_warn(t, err);
-		return 0;
+		return;
 	}
 	if (t->json) {
 		out_json(t, ev->data, ev->data_len);
@@ -275,7 +274,6 @@ static int print_event(struct tail *t, const struct bc_sse_event *ev)
 	}
 	t->printed++;
 	bc_event_clear(&e);
-	return 0;
 }
 
 static int on_event(const struct bc_sse_event *ev, void *arg)
@@ -490,7 +488,7 @@ static int run(struct tail *t)
 			continue;
 		}
 		failure(t, rc, why, sizeof why);
-		if (t->status >= 400 && t->status < 500) {
+		if ((t->status >= 400 && t->status < 500) || t->status == 200) {
 			bc_warn("hub at %s refused %s: %s", t->hub, t->url, why);
 			return BC_EX_UNAVAILABLE;
 		}

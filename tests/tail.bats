@@ -223,7 +223,7 @@ print(json.dumps({"thread_id": "big", "seq": 2, "line": "small"}))' >"$T/big.ndj
 	[ "$(cat "$T/out")" = "finally" ]
 }
 
-@test "--once: 69 when the hub cannot be reached or refuses; 4xx is not retried" {
+@test "--once: 69 when the hub cannot be reached; 4xx or a non-SSE answer is 69, not retried" {
 	port=$(free_port)
 	run timeout 10 bcast-tail --once --hub "http://127.0.0.1:$port"
 	[ "$status" -eq 69 ]
@@ -232,6 +232,14 @@ print(json.dumps({"thread_id": "big", "seq": 2, "line": "small"}))' >"$T/big.ndj
 	run timeout 10 bcast-tail --hub "$BCAST_HUB/no/such/prefix"
 	[ "$status" -eq 69 ]
 	[[ "$output" == *"refused"*"HTTP 404"* ]]
+	mkdir -p "$T/www/api/logs"
+	echo "not a stream" >"$T/www/api/logs/stream"
+	port=$(free_port)
+	bg python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$port" 2>/dev/null
+	wait_for 10 curl -sf "http://127.0.0.1:$port/api/logs/stream"
+	run timeout 10 bcast-tail --hub "http://127.0.0.1:$port"
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"HTTP 200, not an event stream"* ]]
 }
 
 @test "--timeout exits 0 when nothing came" {
