@@ -37,9 +37,10 @@ long_opts() { "$1" --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u; }
 	for f in "$REPO"/man/*.1 "$REPO"/man/*.7; do
 		run mandoc -Tlint -W warning "$f"
 		[ -z "$output" ] || { echo "$f: $output"; false; }
-		for s in NAME SYNOPSIS DESCRIPTION ENVIRONMENT "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+		for s in NAME DESCRIPTION ENVIRONMENT "EXIT STATUS" EXAMPLES "SEE ALSO"; do
 			grep -q "^\.Sh $s" "$f" || { echo "$f lacks $s"; false; }
 		done
+		case $f in *.1) grep -q '^\.Sh SYNOPSIS' "$f" || { echo "$f lacks SYNOPSIS"; false; } ;; esac
 	done
 	run man -l "$REPO/man/bcast-emit.1"
 	[ "$status" -eq 0 ]
