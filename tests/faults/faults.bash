@@ -10,7 +10,8 @@
 #
 # Knobs (environment): BCAST_FAULT_LINES (200000), BCAST_FAULT_SECONDS (6,
 # how long each paced run lasts), BCAST_FAULT_REPORT (a file that gets one
-# result line per case, for reports).
+# result line per case, for reports), BCAST_FAULT_KEEP (a directory where a
+# failed test's temp dir is copied, with its buffer dumps and logs).
 
 FAULTS="$REPO/tests/faults"
 FAULT_LINES=${BCAST_FAULT_LINES:-200000}
@@ -24,6 +25,11 @@ fault_setup() {
 
 fault_teardown() {
 	[ -n "$T" ] && touch "$T/stop" 2>/dev/null
+	# BCAST_FAULT_KEEP=DIR keeps a failed test's $T (logs, dumps) for study.
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${BCAST_FAULT_KEEP:-}" ]; then
+		mkdir -p "$BCAST_FAULT_KEEP"
+		cp -a "$T" "$BCAST_FAULT_KEEP/$(basename "$T")-$BATS_TEST_NUMBER" 2>/dev/null || true
+	fi
 	[ -n "${OWN_REDIS_DIR:-}" ] && { own_redis_stop; }
 	[ -n "${OWN_PG_DIR:-}" ] && { own_pg_stop; }
 	bc_teardown
@@ -242,8 +248,25 @@ check_stored() {
 	fi
 }
 
+# dump_buffers: copy what is still buffered (our Redis's queues, the spool)
+# into $T/dump before the final drain, for a post-mortem.
+dump_buffers() {
+	mkdir -p "$T/dump"
+	if [ -n "${OWN_REDIS_DIR:-}" ] && own_redis_cli PING >/dev/null 2>&1; then
+		local k
+		for k in $(own_redis_cli --scan --pattern 'logs:*'); do
+			case "$k" in
+			logs:queue:*) own_redis_cli LRANGE "$k" 0 -1 >"$T/dump/$k.redis" ;;
+			*) own_redis_cli GET "$k" >"$T/dump/$k.redis" 2>/dev/null || true ;;
+			esac
+		done
+	fi
+	cp -a "$T/spool" "$T/dump/spool" 2>/dev/null || true
+}
+
 # final_flush [ARGS...]: the recovery drain; must exit 0.
 final_flush() {
+	dump_buffers
 	run bcast-flush --all "$@"
 	if [ "$status" -ne 0 ]; then
 		echo "final bcast-flush --all exited $status: $output"

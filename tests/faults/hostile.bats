@@ -84,8 +84,8 @@ frames_at_least() { [ "$(grep -c '^data:' "$1")" -ge "$2" ]; }
 
 rows_hex() {
 	case "$1" in
-	sqlite:*) sql "$1" "SELECT lower(hex(line)) FROM thread_logs WHERE thread_id='$2' ORDER BY seq" ;;
-	*) sql "$1" "SELECT encode(convert_to(line, 'UTF8'), 'hex') FROM thread_logs WHERE thread_id='$2' ORDER BY seq" ;;
+	sqlite:*) sql "$1" "SELECT 'x' || lower(hex(line)) FROM thread_logs WHERE thread_id='$2' ORDER BY seq" ;;
+	*) sql "$1" "SELECT 'x' || encode(convert_to(line, 'UTF8'), 'hex') FROM thread_logs WHERE thread_id='$2' ORDER BY seq" ;;
 	esac
 }
 
@@ -106,7 +106,7 @@ content_case() {
 	wait_for 10 frames_at_least "$T/sub-$tid.sse" "$want" || true
 	run python3 "$FAULTS/lines.py" sse "$T/sub-$tid.sse" "$tid"
 	[ "$status" -eq 0 ] || { echo "SSE framing broke: $output"; cat -A "$T/sub-$tid.sse" | head -20; false; }
-	printf '%s\n' "$output" | grep . >"$T/sse.hex" || true
+	printf '%s\n' "$output" | grep '^x' >"$T/sse.hex" || true
 	diff "$T/expect.hex" "$T/sse.hex" || { echo "live records differ from the expected ones"; cat -A "$T/sub-$tid.sse" | head; false; }
 	canary_alive
 }

@@ -3,14 +3,14 @@
 
   lines.py expect FILE
       the records DESIGN.md says bcast-emit makes of FILE, one per output
-      line as lowercase hex of their UTF-8 text: a line is the bytes up to
+      line as "x" and the lowercase hex of their UTF-8 text: a line is the bytes up to
       '\\n' (a final line without '\\n' counts), one trailing '\\r' dropped,
       invalid UTF-8 and NUL replaced by U+FFFD. (Lines here are short: no
       64 KiB split.)
   lines.py sse FILE TID
       parse FILE as an SSE stream the way EventSource does (lines end at
       CRLF, CR or LF; data: fields; a blank line dispatches) and print, for
-      each event of thread TID, the hex of its "line". Exit 1 if any event's
+      each event of thread TID, "x" and the hex of its "line". Exit 1 if any event's
       data is not one JSON object (the framing broke).
   lines.py sse-concat FILE TID
       "COUNT SHA256" of the concatenated lines of TID's events.
@@ -35,7 +35,7 @@ def expect(path):
         if p.endswith(b"\r"):
             p = p[:-1]
         text = p.decode("utf-8", "replace").replace("\x00", "\ufffd")
-        print(text.encode("utf-8").hex())
+        print("x" + text.encode("utf-8").hex())
     return 0
 
 
@@ -73,7 +73,7 @@ def sse_records(path, tid):
 def sse(path, tid):
     recs, bad = sse_records(path, tid)
     for r in recs:
-        print(r.encode("utf-8").hex())
+        print("x" + r.encode("utf-8").hex())
     return 1 if bad else 0
 
 
