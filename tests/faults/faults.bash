@@ -188,17 +188,22 @@ flush_loop() {
 	return 0
 }
 
-# flush_killer [BCAST-FLUSH ARGS...]: like flush_loop, but each flusher is
-# sent kill -9 after a random 10..300 ms, whatever it is doing then.
+# flush_killer [BCAST-FLUSH ARGS...]: like flush_loop, but each flusher
+# (with a random --batch of 100, 1000 or 5000, after a random 0..200 ms
+# pause that lets records pile up) is sent kill -9 after a random 1..80 ms,
+# whatever it is doing then: connecting, reading, inside a transaction,
+# between commit and trim.
 # Appends each exit status (137 = killed) to $T/flush.rcs. (Both run
 # under bats' set -e: every command that may fail is guarded.)
 flush_killer() {
 	local i p rc
 	for i in $(seq 1 3000); do
 		[ -e "$T/stop" ] && break
-		bcast-flush --all "$@" >/dev/null 2>>"$T/flush.err" 3>&- &
+		sleep "$(printf '0.%03d' $(( RANDOM % 200 )))"
+		local sizes=(100 1000 5000)
+		bcast-flush --all --batch "${sizes[RANDOM % 3]}" "$@" >/dev/null 2>>"$T/flush.err" 3>&- &
 		p=$!
-		sleep "$(printf '0.%03d' $(( 10 + RANDOM % 290 )))"
+		sleep "$(printf '0.%03d' $(( 1 + RANDOM % 80 )))"
 		kill -9 "$p" 2>/dev/null || true
 		rc=0
 		wait "$p" || rc=$?

@@ -77,11 +77,37 @@ hub_case() {
 @test "fault: hub killed -9 mid-run, restarted (SQLite)" { hub_case sqlite; }
 @test "fault: hub killed -9 mid-run, restarted (PostgreSQL)" { hub_case pg; }
 
-flusher_case() {
-	local kind=$1 tid="flusher-kill-$1" db
-	db=$(db_for "$kind")
+# A hub that hangs (SIGSTOP: the kernel still accepts connections, nothing
+# answers) is worse than a dead one for a client that waits.
+@test "fault: hub frozen (SIGSTOP) mid-run, then resumed (PostgreSQL)" {
+	local tid=hub-freeze db
+	db=$(pg_new_db)
 	own_redis
 	use "$db" "$OWN_REDIS_URL"
+	hub_on "$(free_port)" --db "$db"
+	start_emit "$tid"
+	sleep_frac 0.2
+	kill -STOP "$HUB_PID"
+	sleep_frac 0.5
+	kill -CONT "$HUB_PID"
+	wait_emit
+	emit_ok
+	emit_not_blocked
+	final_flush
+	check_stored exact "hub SIGSTOP for 50% of the run (pg)" "$db" "$tid" "$FAULT_LINES" "emit ${EMIT_MS} ms"
+}
+
+# flusher_case KIND [spool]: with "spool", Redis is disabled and the killed
+# flushers die holding claimed journals ({tid}.journal.flushing.*).
+flusher_case() {
+	local kind=$1 buffer=${2:-redis} tid="flusher-kill-$1-${2:-redis}" db
+	db=$(db_for "$kind")
+	if [ "$buffer" = spool ]; then
+		use "$db" none
+	else
+		own_redis
+		use "$db" "$OWN_REDIS_URL"
+	fi
 	start_emit "$tid" --no-flush --hub "http://127.0.0.1:$(free_port)"
 	flush_killer 3>&- &
 	local killer=$!
@@ -99,13 +125,15 @@ flusher_case() {
 	[ "$killed" -ge 5 ] || { echo "only $killed of $runs flushers were killed"; false; }
 	[ "$before" -gt 0 ] || { echo "the killed flushers never committed anything"; cat "$T/flush.err"; false; }
 	final_flush
-	check_stored exact "flusher kill -9 ($kind)" "$db" "$tid" "$FAULT_LINES" \
+	check_stored exact "flusher kill -9 ($kind, $buffer)" "$db" "$tid" "$FAULT_LINES" \
 		"$killed of $runs flushers killed; $before rows before the final flush"
-	[ "$(own_redis_cli EXISTS "logs:queue:$tid")" -eq 0 ]
+	if [ "$buffer" = redis ]; then [ "$(own_redis_cli EXISTS "logs:queue:$tid")" -eq 0 ]; fi
+	[ -z "$(ls "$T/spool" 2>/dev/null | grep journal || true)" ]
 }
 
-@test "fault: flusher killed -9 at random moments while looping (SQLite)" { flusher_case sqlite; }
-@test "fault: flusher killed -9 at random moments while looping (PostgreSQL)" { flusher_case pg; }
+@test "fault: flusher killed -9 at random moments while looping (SQLite, Redis)" { flusher_case sqlite; }
+@test "fault: flusher killed -9 at random moments while looping (PostgreSQL, Redis)" { flusher_case pg; }
+@test "fault: flusher killed -9 at random moments while looping (SQLite, spool)" { flusher_case sqlite spool; }
 
 queue_grew() { [ "$(own_redis_cli LLEN "logs:queue:$1")" -gt "$2" ]; }
 
@@ -165,6 +193,25 @@ redis_case() {
 	final_flush
 	check_stored exact "postgres kill -9 + restart (pg)" "$OWN_PG_URL" "$tid" "$FAULT_LINES" \
 		"$down flushes exited 75 while it was down"
+}
+
+# Redis hangs (SIGSTOP) for 3 s: emit's commands time out without knowing
+# whether Redis took them, so the same records may end up both in Redis (once
+# it resumes) and in the spool; the drain must store each once.
+@test "fault: Redis frozen (SIGSTOP) for 3 s mid-run, then resumed (PostgreSQL)" {
+	local tid=redis-freeze db
+	db=$(pg_new_db)
+	own_redis
+	use "$db" "$OWN_REDIS_URL"
+	start_emit "$tid" --hub "http://127.0.0.1:$(free_port)"
+	sleep_frac 0.25
+	kill -STOP "$OWN_REDIS_PID"
+	sleep 3
+	kill -CONT "$OWN_REDIS_PID"
+	wait_emit
+	emit_ok
+	final_flush
+	check_stored exact "redis SIGSTOP 3 s (pg)" "$db" "$tid" "$FAULT_LINES" "emit ${EMIT_MS} ms"
 }
 
 redis_down_case() {
