@@ -428,3 +428,36 @@ rss_kb() { sed -nE 's/^VmRSS:[[:space:]]+([0-9]+) kB$/\1/p' "/proc/$1/status"; }
 	[[ "$code" == 2* ]]
 	wait_for 5 grep -q with-token "$T/sub-locked.sse"
 }
+
+# A crash in the middle of a spool append leaves a torn last record; the
+# next emitter on the thread must not glue its first record onto it, and the
+# drain must skip it and keep everything around it.
+@test "hostile: a torn record at the end of a spool journal costs only itself" {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=none BCAST_SPOOL="$T/spool"
+	local hub="http://127.0.0.1:$(free_port)"
+	printf 'a\nb\n' | bcast-emit -t torn --no-flush --hub "$hub"
+	[ -s "$T/spool/torn.journal" ]
+	printf '{"thread_id":"torn","seq":999,"ts":"2026-11-25T19:08:10.1' >>"$T/spool/torn.journal"
+	printf 'x\ny\n' | bcast-emit -t torn --no-flush --hub "$hub"
+	run bcast-flush --all
+	echo "$output"
+	[ "$status" -eq 0 ] || [ "$status" -eq 65 ]
+	[ "$(sql "$BCAST_DB" "SELECT group_concat(line, ',') FROM (SELECT line FROM thread_logs WHERE thread_id='torn' ORDER BY seq)")" = "a,b,x,y" ]
+	[ -z "$(find "$T/spool" -name 'torn.journal*')" ]
+}
+
+# Something that is not a record at the head of a Redis queue (another tool,
+# an old version) must not block the thread's drain forever.
+@test "hostile: garbage in a Redis queue does not block the drain" {
+	own_redis
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=$OWN_REDIS_URL BCAST_SPOOL="$T/spool"
+	local hub="http://127.0.0.1:$(free_port)"
+	own_redis_cli RPUSH logs:queue:junk 'not json' '{"thread_id":"junk"}' '[1,2]' >/dev/null
+	printf 'a\nb\n' | bcast-emit -t junk --no-flush --hub "$hub"
+	run bcast-flush --all
+	echo "first drain: $status $output"
+	run bcast-flush --all
+	echo "second drain: $status $output"
+	[ "$(sql "$BCAST_DB" "SELECT group_concat(line, ',') FROM (SELECT line FROM thread_logs WHERE thread_id='junk' ORDER BY seq)")" = "a,b" ]
+	[ "$(own_redis_cli LLEN logs:queue:junk)" -eq 0 ] || { own_redis_cli LRANGE logs:queue:junk 0 -1; false; }
+}
