@@ -1032,6 +1032,7 @@ int main(int argc, char **argv)
 
 	long rss0 = server_kb("VmRSS:");
 	double cpu0 = server_cpu_s();
+	uint64_t t_cpu0 = now_ns();
 	int hwm_ok = server_reset_hwm();
 	rss_peak_kb = rss0;
 	uint64_t t_setup = now_ns();
@@ -1097,6 +1098,7 @@ int main(int argc, char **argv)
 		}
 		nap_sampling(is_bcast() ? 300 : 100);
 		cpu0 = server_cpu_s();
+		t_cpu0 = now_ns();
 
 		struct rusage ru0;
 		getrusage(RUSAGE_SELF, &ru0);
@@ -1249,6 +1251,7 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&S->release, 1);
 	double srv_cpu = server_cpu_s() - cpu0;
+	double srv_wall = (double)(now_ns() - t_cpu0) / 1e9;
 	long hwm = hwm_ok ? server_kb("VmHWM:") : -1;
 	if (hwm > rss_peak_kb)
 		rss_peak_kb = hwm;
@@ -1364,7 +1367,7 @@ int main(int argc, char **argv)
 	       ready && O.npids ? (double)(rss_setup - rss0) * 1024.0 / (double)ready : 0);
 	printf(" setup_s=%.2f pub_s=%.2f span_s=%.2f srv_cpu_pct=%.0f lg_cpu_pct=%.0f"
 	       " pub_cpu_pct=%.0f emit_cpu_pct=%.0f procs=%ld status=%s\n",
-	       setup_s, pub_s, span, active > 0 ? 100 * srv_cpu / active : 0,
+	       setup_s, pub_s, span, srv_wall > 0 ? 100 * srv_cpu / srv_wall : 0,
 	       tot.wall_s > 0 ? 100 * tot.cpu_s / tot.wall_s : 0,
 	       pub_s > 0 ? 100 * pub_cpu / pub_s : 0, active > 0 ? 100 * emit_cpu / active : 0,
 	       O.procs, status);
