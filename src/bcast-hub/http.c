@@ -506,6 +506,7 @@ static void handle_stream(struct hub *h, struct evhttp_request *req,
 		           "too many clients (%zu)", h->max_clients);
 		return;
 	}
+	conns_forget(h->conns, req);
 	if (fanout_subscribe(h->fanout, req, kind, t->tid,
 	                     kind == FANOUT_ADMIN ? &flt : NULL) != 0)
 		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
@@ -554,6 +555,7 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 	int m;
 
 	h->metrics.http_requests++;
+	conns_request_started(h->conns, req);
 	parse_target(path != NULL ? path : "", &t);
 	for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if (routes[i].r == t.r)

@@ -1,5 +1,6 @@
 /* hub.h - the state bcast-hub's modules share: the event base, the HTTP
- * server, the fan-out, the counters and the (lazily reopened) store. */
+ * server, the fan-out, the request deadlines, the counters and the
+ * (lazily reopened) store. */
 #ifndef BCAST_HUB_H
 #define BCAST_HUB_H
 
@@ -10,6 +11,7 @@
 #include <event2/http.h>
 
 #include "bc_store.h"
+#include "conns.h"
 #include "fanout.h"
 #include "metrics.h"
 
@@ -20,6 +22,7 @@ struct hub {
 	struct event_base *base;
 	struct evhttp *http;
 	struct fanout *fanout;
+	struct conns *conns;
 	struct hub_metrics metrics;
 	struct bc_store *store;     /* NULL while the DB cannot be opened */
 	const char *db_url;

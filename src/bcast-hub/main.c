@@ -28,14 +28,13 @@
 #include "bc_config.h"
 #include "bc_url.h"
 #include "cli.h"
+#include "conns.h"
 #include "hub.h"
 
 #define PROG "bcast-hub"
 #define SHUTDOWN_S 2
 #define MAX_HEADERS_SIZE 16384
 #define LISTEN_BACKLOG 4096
-#define MAX_SINGLE_READ (256 * 1024)
-#define MAX_SINGLE_WRITE (1024 * 1024)
 
 static const char usage_text[] =
 "Usage: " PROG " [OPTION]...\n"
@@ -53,8 +52,8 @@ static const char usage_text[] =
 "      --backlog BYTES      unsent output a subscriber may have before it is\n"
 "                           disconnected as too slow (default 4M)\n"
 "      --max-body BYTES     largest POST body (default 16M)\n"
-"      --timeout SECONDS    close connections idle that long while sending a\n"
-"                           request or stalled while receiving (default 30)\n"
+"      --timeout SECONDS    time a request may take to arrive, and a stalled\n"
+"                           write to a client may wait (default 30)\n"
 "  -h, --help               show this help and exit\n"
 "      --version            show the version and exit\n"
 "\n"
@@ -141,19 +140,6 @@ static void redact(const char *url, char *out, size_t n)
 		return;
 	}
 	snprintf(out, n, "%s", url);
-}
-
-static struct bufferevent *new_bev(struct event_base *base, void *arg)
-{
-	struct bufferevent *bev = bufferevent_socket_new(base, -1,
-	                                                 BEV_OPT_CLOSE_ON_FREE);
-
-	(void)arg;
-	if (bev != NULL) {
-		bufferevent_set_max_single_read(bev, MAX_SINGLE_READ);
-		bufferevent_set_max_single_write(bev, MAX_SINGLE_WRITE);
-	}
-	return bev;
 }
 
 /* Bind addr (HOST:PORT) to h's server; exits 64/69 on failure. Writes the
@@ -305,9 +291,11 @@ int main(int argc, char **argv)
 	r.h.base = event_base_new();
 	r.h.http = r.h.base != NULL ? evhttp_new(r.h.base) : NULL;
 	r.h.fanout = r.h.base != NULL ? fanout_new(r.h.base, &fo, &r.h.metrics) : NULL;
+	r.h.conns = r.h.base != NULL ? conns_new(r.h.base, (int)o.timeout) : NULL;
 	sigterm = r.h.base != NULL ? evsignal_new(r.h.base, SIGTERM, on_signal, &r) : NULL;
 	sigint = r.h.base != NULL ? evsignal_new(r.h.base, SIGINT, on_signal, &r) : NULL;
-	if (r.h.http == NULL || r.h.fanout == NULL || sigterm == NULL ||
+	if (r.h.http == NULL || r.h.fanout == NULL || r.h.conns == NULL ||
+	    sigterm == NULL ||
 	    sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
 	    evsignal_add(sigint, NULL) != 0)
 		bc_die(BC_EX_SOFTWARE, "cannot set up the event loop");
@@ -318,7 +306,7 @@ int main(int argc, char **argv)
 	evhttp_set_max_headers_size(r.h.http, MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(r.h.http, o.max_body);
 	evhttp_set_timeout(r.h.http, (int)o.timeout);
-	evhttp_set_bevcb(r.h.http, new_bev, NULL);
+	evhttp_set_bevcb(r.h.http, conns_bevcb, r.h.conns);
 	evhttp_set_gencb(r.h.http, hub_http_handle, &r.h);
 	r.bound = listen_on(&r.h, cfg.listen, shown, sizeof shown);
 
@@ -335,6 +323,7 @@ int main(int argc, char **argv)
 	event_free(sigint);
 	evhttp_free(r.h.http);
 	fanout_free(r.h.fanout);
+	conns_free(r.h.conns);
 	bc_store_close(r.h.store);
 	event_base_free(r.h.base);
 	libevent_global_shutdown();
