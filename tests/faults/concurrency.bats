@@ -6,7 +6,7 @@
 # flush their own thread at the end: every thread must end with exactly its
 # lines, once each, in order. The same on SQLite with the spool instead of
 # Redis (journals claimed by one flusher while appended to by an emitter),
-# for a third of the time. Two emitters sharing one thread must never hand
+# for a quarter of the time. Two emitters sharing one thread must never hand
 # out the same seq (INCRBY in Redis, the flock'd counter file in the spool):
 # a shared seq would silently drop a line as a "duplicate".
 
@@ -97,8 +97,8 @@ soak() {
 	soak pg "$SOAK"
 }
 
-@test "concurrency: 4 emitters, 2 looping flushers, SQLite + spool (a third of the soak)" {
-	local s=$(( SOAK / 3 ))
+@test "concurrency: 4 emitters, 2 looping flushers, SQLite + spool (a quarter of the soak)" {
+	local s=$(( SOAK / 4 ))
 	[ "$s" -ge 5 ] || s=5
 	soak sqlite "$s"
 }

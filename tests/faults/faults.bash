@@ -8,14 +8,14 @@
 # A bats file that loads it uses fault_setup/fault_teardown as setup and
 # teardown (they call bc_setup/bc_teardown).
 #
-# Knobs (environment): BCAST_FAULT_LINES (200000), BCAST_FAULT_SECONDS (6,
+# Knobs (environment): BCAST_FAULT_LINES (200000), BCAST_FAULT_SECONDS (5,
 # how long each paced run lasts), BCAST_FAULT_REPORT (a file that gets one
 # result line per case, for reports), BCAST_FAULT_KEEP (a directory where a
 # failed test's temp dir is copied, with its buffer dumps and logs).
 
 FAULTS="$REPO/tests/faults"
 FAULT_LINES=${BCAST_FAULT_LINES:-200000}
-FAULT_SECONDS=${BCAST_FAULT_SECONDS:-6}
+FAULT_SECONDS=${BCAST_FAULT_SECONDS:-5}
 
 fault_setup() {
 	bc_setup

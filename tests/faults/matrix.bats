@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # matrix.bats - the "nothing lost" proof. Each case pipes BCAST_FAULT_LINES
-# (200,000) numbered lines, paced over BCAST_FAULT_SECONDS (6) seconds,
+# (200,000) numbered lines, paced over BCAST_FAULT_SECONDS (5) seconds,
 # through bcast-emit while one part of the system is killed with SIGKILL: the
 # hub (emit must neither block nor lose anything, and a restarted hub serves
 # again); the flusher, killed at random moments mid-batch while it loops; Redis,
