@@ -16,6 +16,9 @@
 FAULTS="$REPO/tests/faults"
 FAULT_LINES=${BCAST_FAULT_LINES:-200000}
 FAULT_SECONDS=${BCAST_FAULT_SECONDS:-5}
+# Read now: bc_setup unsets every BCAST_* variable before each test.
+FAULT_REPORT=${BCAST_FAULT_REPORT:-}
+FAULT_KEEP=${BCAST_FAULT_KEEP:-}
 
 fault_setup() {
 	bc_setup
@@ -26,9 +29,9 @@ fault_setup() {
 fault_teardown() {
 	[ -n "$T" ] && touch "$T/stop" 2>/dev/null
 	# BCAST_FAULT_KEEP=DIR keeps a failed test's $T (logs, dumps) for study.
-	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${BCAST_FAULT_KEEP:-}" ]; then
-		mkdir -p "$BCAST_FAULT_KEEP"
-		cp -a "$T" "$BCAST_FAULT_KEEP/$(basename "$T")-$BATS_TEST_NUMBER" 2>/dev/null || true
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "$FAULT_KEEP" ]; then
+		mkdir -p "$FAULT_KEEP"
+		cp -a "$T" "$FAULT_KEEP/$(basename "$T")-$BATS_TEST_NUMBER" 2>/dev/null || true
 	fi
 	[ -n "${OWN_REDIS_DIR:-}" ] && { own_redis_stop; }
 	[ -n "${OWN_PG_DIR:-}" ] && { own_pg_stop; }
@@ -39,7 +42,7 @@ fault_teardown() {
 # appended to $BCAST_FAULT_REPORT when set.
 fault_report() {
 	echo "# $*" >&3
-	if [ -n "${BCAST_FAULT_REPORT:-}" ]; then echo "$*" >>"$BCAST_FAULT_REPORT"; fi
+	if [ -n "$FAULT_REPORT" ]; then echo "$*" >>"$FAULT_REPORT"; fi
 }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
