@@ -105,7 +105,7 @@ PY
 @test "command mode: a command that is not found exits 127 and posts run_error" {
 	start_hub
 	sse_subscribe "$BCAST_HUB/api/admin-events/stream" "$T/admin"
-	run bcast-emit -t nocmd --redis none --db "$(sqlite_db)" -- no-such-command-here
+	run -127 bcast-emit -t nocmd --redis none --db "$(sqlite_db)" -- no-such-command-here
 	[ "$status" -eq 127 ]
 	[[ "$output" == *"bcast-emit: cannot run 'no-such-command-here'"* ]]
 	wait_for 10 grep -q run_error "$T/admin"

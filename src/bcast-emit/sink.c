@@ -8,11 +8,13 @@
  * records (same seqs) are appended to the spool, since flushing is
  * idempotent on (thread_id, seq). After a failure Redis is tried again at
  * most once per second, and before it is used again its counter is raised
- * above the last seq handed out. The first switch to the spool prints one
- * warning; nothing else here prints. */
+ * above the last seq handed out; likewise at the start when the thread
+ * has a spool counter from an earlier emitter. The first switch to the
+ * spool prints one warning; nothing else here prints. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bc_flush.h"
 #include "bc_record.h"
@@ -133,6 +135,21 @@ static int encode(struct sink *s, const struct batch *b, struct bc_strv *out,
 	return 0;
 }
 
+/* When the thread already has a spool counter (an earlier emitter spooled
+ * its lines), start Redis's counter above it, so the two never hand out
+ * the same seq. */
+static void floor_above_spool(struct sink *s)
+{
+	char path[4096];
+	long long first;
+
+	snprintf(path, sizeof path, "%s/%s.seq", s->spool_dir, s->tid);
+	if (access(path, F_OK) != 0 ||
+	    bc_spool_reserve_seq(s->spool, s->tid, 1, 0, &first) != 0)
+		return;
+	bc_redis_seq_floor(s->redis, s->tid, first);
+}
+
 struct sink *sink_new(const struct sink_opts *o, char *err, size_t errlen)
 {
 	struct sink *s = calloc(1, sizeof *s);
@@ -161,6 +178,8 @@ struct sink *sink_new(const struct sink_opts *o, char *err, size_t errlen)
 		sink_free(s);
 		return NULL;
 	}
+	if (s->use_redis && s->spool)
+		floor_above_spool(s);
 	return s;
 }
 
