@@ -30,7 +30,7 @@
 
 #define PROG "bcast-emit"
 #define READ_CHUNK (256 * 1024)
-#define READ_MAX (1024 * 1024)      /* bytes read per input per turn */
+#define READ_MAX (256 * 1024)       /* bytes read per input per turn */
 #define IDLE_AFTER_EXIT_MS 500      /* read on this long after CMD exits */
 #define SENDER_WAIT_MS 10000        /* live delivery at the end, at most */
 #define MAX_LINE_MIN 4

@@ -237,9 +237,10 @@ void sender_logs(struct sender *s, const struct bc_strv *recs)
 	drop = full || drop_logs(s, bc_now_us());
 	pthread_mutex_unlock(&s->mu);
 	if (full)
-		warn_once(s, &s->warned_down, "hub at %s unreachable (%s); "
-		          "lines are kept in Redis/spool and will reach the DB",
-		          "not keeping up: 16 MiB waiting to be sent");
+		warn_once(s, &s->warned_down, "hub at %s is not keeping up (%s); "
+		          "some lines are not shown live, they are kept in "
+		          "Redis/spool and will reach the DB",
+		          "16 MiB waiting to be sent");
 	if (drop)
 		return;
 	for (size_t i = 0; i < recs->n; i++) {
