@@ -18,7 +18,6 @@
 #include <sys/types.h>
 
 #include "bc_buf.h"
-#include "bc_config.h"
 #include "bc_spool.h"
 #include "bc_strv.h"
 
