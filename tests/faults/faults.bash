@@ -47,6 +47,10 @@ fault_report() {
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
+# phase TEXT: note where a case is, with a time stamp, in $T/phases (kept
+# with BCAST_FAULT_KEEP, so a rare failure shows how far it got).
+phase() { echo "$(date +%T.%N | cut -c1-12) $*" >>"$T/phases"; }
+
 # sleep_frac F: sleep F (a decimal such as 0.3) times FAULT_SECONDS.
 sleep_frac() { sleep "$(awk -v f="$1" -v s="$FAULT_SECONDS" 'BEGIN { printf "%.2f", f * s }')"; }
 
@@ -167,6 +171,7 @@ wait_emit() {
 	wait_pid "$EMIT_PID" $(( FAULT_SECONDS + 60 )) || { cat "$T/emit.err"; return 1; }
 	EMIT_RC=$WAIT_RC
 	EMIT_MS=$(( $(now_ms) - EMIT_T0 ))
+	phase "emit exited $EMIT_RC after $EMIT_MS ms"
 	wait_pid "$GEN_PID" 10 || return 1
 }
 

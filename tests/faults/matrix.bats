@@ -147,17 +147,21 @@ redis_case() {
 	local before after
 	before=$(own_redis_cli LLEN "logs:queue:$tid")
 	own_redis_kill9
+	phase "redis killed, queue was $before"
 	# While Redis is gone the lines go to the spool journal.
 	wait_for 5 test -s "$T/spool/$tid.journal" ||
 		{ echo "no spool journal while Redis was down"; ls -la "$T/spool" 2>&1; cat "$T/emit.err"; false; }
 	sleep_frac 0.2
+	phase "spool journal seen"
 	own_redis_restart
 	# Everything Redis acknowledged before the kill came back from the AOF...
 	after=$(own_redis_cli LLEN "logs:queue:$tid")
+	phase "redis restarted, queue is $after"
 	[ "$after" -ge "$before" ] || { echo "queue had $before records before kill -9, $after after the AOF restart"; false; }
 	# ... and emit uses Redis again while lines still flow.
 	wait_for "$FAULT_SECONDS" queue_grew "$tid" "$after" ||
 		{ echo "emit did not use Redis again after it came back (queue stays at $after)"; cat "$T/emit.err"; false; }
+	phase "queue grew: $(own_redis_cli LLEN "logs:queue:$tid")"
 	wait_emit
 	emit_ok
 	final_flush
