@@ -3,7 +3,8 @@
 # headers and framing, fan-out to thread and global streams in order, no
 # replay, admin filters, the bearer token, history from SQLite and
 # PostgreSQL, keepalives, timeouts, oversized headers, --max-clients, slow
-# consumers and a clean SIGTERM. Subscribers are curl -N processes.
+# consumers, running out of file descriptors and a clean SIGTERM.
+# Subscribers are curl -N processes, or many sockets of one python3.
 
 load helpers
 
@@ -52,6 +53,57 @@ for l in open(sys.argv[1]):
 }
 
 # history_field FIELD: FIELD of each item of the JSON array in $T/body.
+# start_hub_nofile N [ARGS...]: start_hub with the hub's open-file limit
+# (soft and hard) at N.
+start_hub_nofile() {
+	local n=$1; shift
+	bcast-hub() { exec prlimit --nofile="$n:$n" "$REPO/bin/bcast-hub" "$@"; }
+	start_hub "$@"
+	unset -f bcast-hub
+}
+
+# conns_py: writes $T/conns.py. `python3 $T/conns.py PORT N MODE HOLD_S OUT`
+# opens N connections; MODE sse sends a stream request on each and writes
+# "ok=A refused=B none=C" (200s, 503s, no status within 20 s) to OUT, MODE
+# idle sends nothing and writes "ready"; then holds them for HOLD_S seconds.
+conns_py() {
+	cat >"$T/conns.py" <<'PY'
+import selectors, socket, sys, time
+port, n, mode, hold, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if mode == "sse":
+        s.sendall(b"GET /api/logs/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    socks.append(s)
+if mode == "sse":
+    sel, got, deadline = selectors.DefaultSelector(), {}, time.monotonic() + 20
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    while len(got) < n and time.monotonic() < deadline:
+        for key, _ in sel.select(0.5):
+            s = key.fileobj
+            try:
+                data = s.recv(64)
+            except OSError:
+                data = b""
+            got[s] = data.split(b" ")[1] if data.startswith(b"HTTP/1.1 ") else b"eof"
+            sel.unregister(s)
+    codes = list(got.values())
+    res = "ok=%d refused=%d none=%d" % (codes.count(b"200"), codes.count(b"503"), n - codes.count(b"200") - codes.count(b"503"))
+else:
+    res = "ready"
+with open(out + ".tmp", "w") as f:
+    f.write(res + "\n")
+import os; os.rename(out + ".tmp", out)
+time.sleep(hold)
+PY
+}
+
+# cpu_ticks PID: user+system CPU time of PID in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 history_field() {
 	python3 -c 'import sys, json
 for r in json.load(open(sys.argv[1])): print(r[sys.argv[2]])' "$T/body" "$1" | tr '\n' ' '
@@ -436,4 +488,68 @@ PY
 	lines_of "$T/good.sse" | cut -d' ' -f1 >"$T/got"
 	seq 1 20000 | cmp - "$T/got"
 	exec 7<&-
+}
+
+@test "hub: /metrics ends with a newline and counts accept errors" {
+	start_hub
+	curl -sf --max-time 5 "$BCAST_HUB/metrics" >"$T/m"
+	[ "$(tail -c 1 "$T/m" | od -An -c | tr -d ' ')" = '\n' ]
+	tail -n 1 "$T/m" | grep -Eq '^[a-z_]+(\{[^}]*\})? [0-9]+$'
+	grep -qx 'bcast_hub_accept_errors_total 0' "$T/m"
+	grep -qx '# TYPE bcast_hub_accept_errors_total counter' "$T/m"
+}
+
+@test "hub: a bad --listen names the address once" {
+	run bcast-hub --listen nowhere
+	[ "$status" -eq 64 ]
+	[ "$(grep -o "'nowhere'" <<<"$output" | wc -l)" -eq 1 ]
+	[[ "$output" == *"--listen: invalid address 'nowhere'"* ]]
+}
+
+@test "hub: --max-clients is lowered below the open-file limit, said once at start" {
+	start_hub_nofile 1000 --max-clients 100000
+	grep -qx 'bcast-hub: --max-clients 100000 lowered to 744: open-file limit 1000' "$HUB_LOG"
+	[ "$(wc -l <"$HUB_LOG")" -eq 2 ]
+	stop_hub
+	start_hub_nofile 1000
+	grep -q "^bcast-hub: listening on .*, max-clients 744 (open-file limit 1000)$" "$HUB_LOG"
+	[ "$(wc -l <"$HUB_LOG")" -eq 1 ]
+}
+
+@test "hub: under 300 descriptors, extra subscribers get 503 while ingest and /healthz go on" {
+	start_hub_nofile 300
+	grep -q 'max-clients 150 (open-file limit 300)' "$HUB_LOG"
+	sub "$T/first.sse" /api/runs/fd/logs/stream
+	wait_for 5 subscribed thread 1
+	conns_py
+	bg timeout 60 python3 "$T/conns.py" "$HUB_PORT" 400 sse 40 "$T/subs"
+	wait_for 30 test -s "$T/subs"
+	[ "$(cat "$T/subs")" = 'ok=149 refused=251 none=0' ]
+	[ "$(status "$BCAST_HUB/healthz")" = 200 ]
+	[ "$(rec fd 1 'still here' | post_logs fd)" = 200 ]
+	wait_for 5 has_data "$T/first.sse" 1
+	[ "$(lines_of "$T/first.sse")" = 'still here' ]
+	subscribed global 149
+	metric_is 'bcast_hub_rejected_total{reason="max_clients"}' 251
+	[ "$(wc -l <"$HUB_LOG")" -lt 20 ] || { head -20 "$HUB_LOG"; false; }
+}
+
+@test "hub: out of descriptors, the listener pauses: no busy loop, one log line, counted" {
+	start_hub_nofile 300
+	conns_py
+	# 400 idle connections: the hub accepts until it has no descriptor left.
+	bg timeout 60 python3 "$T/conns.py" "$HUB_PORT" 400 idle 4 "$T/idle"
+	idle=$BG_PID
+	wait_for 10 test -s "$T/idle"
+	sleep 0.5
+	before=$(cpu_ticks "$HUB_PID")
+	sleep 2
+	after=$(cpu_ticks "$HUB_PID")
+	echo "hub CPU: $((after - before)) ticks in 2 s"
+	[ $((after - before)) -lt 40 ]
+	wait "$idle" || true
+	wait_for 10 hub_healthy
+	[ "$(metric bcast_hub_accept_errors_total)" -ge 1 ]
+	[ "$(grep -c 'cannot accept connections: Too many open files' "$HUB_LOG")" -eq 1 ]
+	[ "$(wc -l <"$HUB_LOG")" -le 3 ] || { head -20 "$HUB_LOG"; false; }
 }

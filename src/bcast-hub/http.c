@@ -502,6 +502,8 @@ static void handle_stream(struct hub *h, struct evhttp_request *req,
 		return;
 	}
 	if (fanout_total(h->fanout) >= h->max_clients) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		                  "Connection", "close");
 		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
 		           "too many clients (%zu)", h->max_clients);
 		return;

@@ -2,9 +2,10 @@
  * history over REST, health and metrics.
  *
  * main reads the options (flag beats environment beats default), raises
- * the open-file limit, opens the store (if it cannot, the hub still
- * streams and history answers 503 until it can), binds the listener and
- * runs the libevent loop. SIGTERM/SIGINT stop accepting, deliver what is
+ * the open-file limit and keeps --max-clients below it (guard.c), opens
+ * the store (if it cannot, the hub still streams and history answers 503
+ * until it can), binds the listener with its accept guard and runs the
+ * libevent loop. SIGTERM/SIGINT stop accepting, deliver what is
  * pending, end every stream with its terminating chunk and exit 0 once
  * they are written, or after SHUTDOWN_S at the latest. A second signal
  * exits at once. */
@@ -29,6 +30,7 @@
 #include "bc_url.h"
 #include "cli.h"
 #include "conns.h"
+#include "guard.h"
 #include "hub.h"
 
 #define PROG "bcast-hub"
@@ -85,6 +87,7 @@ struct opts {
 struct run {
 	struct hub h;
 	struct evhttp_bound_socket *bound;
+	struct accept_guard *guard;
 	struct event *deadline;
 	int stopping;
 };
@@ -113,22 +116,6 @@ static long long parse_num(const char *opt, const char *s, long long min,
 	return v << shift;
 }
 
-static void raise_nofile(long long want, int warn)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (warn && rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < want + 64)
-		bc_warn("open-file limit %llu is below --max-clients %lld",
-		        (unsigned long long)rl.rlim_cur, want);
-}
-
 /* url with a password (scheme://user:PASSWORD@host) replaced by "***". */
 static void redact(const char *url, char *out, size_t n)
 {
@@ -142,9 +129,9 @@ static void redact(const char *url, char *out, size_t n)
 	snprintf(out, n, "%s", url);
 }
 
-/* Bind addr (HOST:PORT) to h's server; exits 64/69 on failure. Writes the
- * bound address to shown. */
-static struct evhttp_bound_socket *listen_on(struct hub *h, const char *addr,
+/* Bind addr (HOST:PORT) to h's server with its accept guard; exits 64/69/70
+ * on failure. Writes the bound address to shown. */
+static struct evhttp_bound_socket *listen_on(struct run *r, const char *addr,
                                              char *shown, size_t n)
 {
 	struct addrinfo hints = { 0 }, *ai = NULL;
@@ -157,7 +144,7 @@ static struct evhttp_bound_socket *listen_on(struct hub *h, const char *addr,
 	int rc;
 
 	if (bc_addr_parse(addr, &u, err, sizeof err) != 0)
-		bc_usage_error("invalid listen address '%s': %s", addr, err);
+		bc_usage_error("--listen: %s", err);
 	snprintf(port, sizeof port, "%d", u.port);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -166,7 +153,7 @@ static struct evhttp_bound_socket *listen_on(struct hub *h, const char *addr,
 	if (rc != 0)
 		bc_die(BC_EX_UNAVAILABLE, "cannot resolve %s: %s", addr,
 		       gai_strerror(rc));
-	l = evconnlistener_new_bind(h->base, NULL, NULL,
+	l = evconnlistener_new_bind(r->h.base, NULL, NULL,
 	                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
 	                            LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
 	                            ai->ai_addr, (int)ai->ai_addrlen);
@@ -174,9 +161,12 @@ static struct evhttp_bound_socket *listen_on(struct hub *h, const char *addr,
 		bc_die(BC_EX_UNAVAILABLE, "cannot listen on %s: %s", addr,
 		       strerror(errno));
 	freeaddrinfo(ai);
-	b = evhttp_bind_listener(h->http, l);
+	b = evhttp_bind_listener(r->h.http, l);
 	if (b == NULL)
 		bc_die(BC_EX_UNAVAILABLE, "cannot listen on %s", addr);
+	r->guard = accept_guard_new(r->h.base, l, &r->h.metrics.accept_errors);
+	if (r->guard == NULL)
+		bc_die(BC_EX_SOFTWARE, "out of memory");
 	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sl) == 0 &&
 	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port,
 	                sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
@@ -215,6 +205,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	r->stopping = 1;
 	bc_warn("%s: closing %zu streams", sig == SIGINT ? "SIGINT" : "SIGTERM",
 	        fanout_total(r->h.fanout));
+	accept_guard_free(r->guard);
+	r->guard = NULL;
 	if (r->bound != NULL) {
 		evhttp_del_accept_socket(r->h.http, r->bound);
 		r->bound = NULL;
@@ -233,8 +225,9 @@ int main(int argc, char **argv)
 	struct run r;
 	struct fanout_opts fo;
 	struct event *sigterm, *sigint;
-	char err[512], shown[300], dbshown[1024];
+	char err[512], shown[300], dbshown[1024], lowered[96] = "";
 	int c, max_clients_set = 0;
+	long long nofile;
 
 	bc_cli_init(PROG);
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -278,11 +271,19 @@ int main(int argc, char **argv)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
 
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile(o.max_clients, max_clients_set);
+	guard_log_init();
 	memset(&r, 0, sizeof r);
+	nofile = guard_raise_nofile();
+	r.h.max_clients = guard_max_clients(nofile, (size_t)o.max_clients);
+	if (r.h.max_clients < (size_t)o.max_clients && max_clients_set)
+		bc_warn("--max-clients %lld lowered to %zu: open-file limit %lld",
+		        o.max_clients, r.h.max_clients, nofile);
+	else if (r.h.max_clients < (size_t)o.max_clients)
+		snprintf(lowered, sizeof lowered,
+		         ", max-clients %zu (open-file limit %lld)",
+		         r.h.max_clients, nofile);
 	r.h.db_url = cfg.db;
 	r.h.token = cfg.token != NULL && cfg.token[0] != '\0' ? cfg.token : NULL;
-	r.h.max_clients = (size_t)o.max_clients;
 	r.h.max_body = (size_t)o.max_body;
 	fo.backlog = (size_t)o.backlog;
 	fo.keepalive_s = (int)o.keepalive;
@@ -308,17 +309,18 @@ int main(int argc, char **argv)
 	evhttp_set_timeout(r.h.http, (int)o.timeout);
 	evhttp_set_bevcb(r.h.http, conns_bevcb, r.h.conns);
 	evhttp_set_gencb(r.h.http, hub_http_handle, &r.h);
-	r.bound = listen_on(&r.h, cfg.listen, shown, sizeof shown);
+	r.bound = listen_on(&r, cfg.listen, shown, sizeof shown);
 
 	redact(cfg.db, dbshown, sizeof dbshown);
 	if (hub_store_ensure(&r.h, err, sizeof err) != 0)
 		bc_warn("%s; history answers 503 until the database is back", err);
-	bc_warn("listening on %s, db %s", shown, dbshown);
+	bc_warn("listening on %s, db %s%s", shown, dbshown, lowered);
 
 	event_base_dispatch(r.h.base);
 
 	if (r.deadline != NULL)
 		event_free(r.deadline);
+	accept_guard_free(r.guard);
 	event_free(sigterm);
 	event_free(sigint);
 	evhttp_free(r.h.http);

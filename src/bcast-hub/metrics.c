@@ -44,6 +44,9 @@ int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
 	rc |= counter(out, "bcast_hub_slow_disconnects_total",
 	              "Subscribers closed for passing the backlog cap.",
 	              m->slow_disconnects);
+	rc |= counter(out, "bcast_hub_accept_errors_total",
+	              "Failed accept() calls (e.g. out of file descriptors).",
+	              m->accept_errors);
 	rc |= evbuffer_add_printf(out,
 		"# HELP bcast_hub_rejected_total Requests refused, by reason.\n"
 		"# TYPE bcast_hub_rejected_total counter\n") < 0;

@@ -25,6 +25,7 @@ struct hub_metrics {
 	unsigned long long events_delivered;  /* frames queued to subscribers */
 	unsigned long long admin_events;
 	unsigned long long slow_disconnects;
+	unsigned long long accept_errors;     /* failed accept() calls */
 	unsigned long long rejected[HUB_REJ_COUNT];
 };
 
