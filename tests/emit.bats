@@ -183,6 +183,18 @@ for l in sys.stdin: print(json.loads(l)["line"])' | cmp - "$T/in"
 	[ "$(sql "$db" "SELECT count(*) FROM thread_logs WHERE thread_id='live2'")" -eq 100 ]
 }
 
+@test "flat out: 400,000 lines piped as fast as possible all reach a live subscriber, in order" {
+	# emit waits for the hub instead of dropping live lines while the hub keeps up
+	start_hub
+	sse_subscribe "$BCAST_HUB/api/runs/fast/logs/stream" "$T/live"
+	seq 1 400000 >"$T/in"
+	run bcast-emit -t fast --redis none --no-flush <"$T/in"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	wait_for 30 grep -q '"line":"400000"' "$T/live"
+	sse_data "$T/live" | sed -E 's/.*"line":"([0-9]+)".*/\1/' | cmp - "$T/in"
+}
+
 @test "Redis down: the spool is used with one warning, and the DB gets the lines" {
 	local db
 	db=$(sqlite_db)

@@ -7,9 +7,10 @@
  *   sender.c  a thread that POSTs batches and events to the hub
  *   child.c   command mode: runs CMD with its stdout/stderr on pipes
  *
- * The read loop never waits for the hub: each batch is made durable by the
- * sink first, then offered to the sender, which may drop it (live delivery
- * only) when the hub is slow or down. */
+ * Each batch is made durable by the sink first, then offered to the
+ * sender, which makes the read loop wait while its queue is full and the
+ * hub keeps taking batches, and drops the batch (live delivery only) when
+ * the hub stalls or is down. */
 #ifndef BCAST_EMIT_H
 #define BCAST_EMIT_H
 
@@ -85,7 +86,8 @@ struct sender;
  * or the thread cannot start. */
 struct sender *sender_new(const char *hub_url, const char *token,
                           const char *tid, char *err, size_t errlen);
-/* Offer encoded records to the hub; never blocks. They are dropped (with
+/* Offer encoded records to the hub; waits (at most while the hub makes
+ * progress) when the queue is full. They are dropped (with
  * one warning per run) when the queue is full or the hub is down. */
 void sender_logs(struct sender *s, const struct bc_strv *recs);
 /* Queue an admin event of type with data (a JSON object text). */

@@ -1,11 +1,12 @@
 /* sender.c - live delivery to the hub, on a thread of its own.
  *
- * The read loop offers each stored batch with sender_logs(), which never
- * blocks: the batch is queued (as NDJSON bodies of at most POST_MAX bytes)
- * unless the queue already holds QUEUE_MAX bytes, the hub is in its
- * back-off after a failure, or it refused the token; then the batch is
- * dropped from live delivery only, since it is already in Redis or the
- * spool, and one warning per run says so. The thread POSTs queued items in
+ * The read loop offers each stored batch with sender_logs(). While the hub
+ * answers, a full queue (QUEUE_MAX bytes) makes the read loop wait for
+ * room: the batch is already in Redis or the spool, so waiting only slows
+ * the input (back-pressure), and live subscribers see every line. The
+ * batch is dropped from live delivery only (it still reaches the DB) when
+ * the hub is in its back-off after a failure, refused the token, or has
+ * taken nothing for STALL_MS; one warning per run says so. The thread POSTs queued items in
  * order over one kept-alive connection (bc_http), joining consecutive log
  * bodies up to POST_MAX. After a failure it waits out a back-off (250 ms
  * doubling to 5 s) during which log batches are dropped; the next batch
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bc_http.h"
 #include "bc_record.h"
@@ -25,6 +27,7 @@
 #define HTTP_TIMEOUT_MS 5000
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
+#define STALL_MS 2000          /* a hub that takes nothing this long is slow */
 
 struct item {
 	struct item *next;
@@ -37,6 +40,8 @@ struct sender {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t room;       /* signalled when queued bytes go down */
+	int64_t taken_at;          /* when the thread last took an item */
 	struct item *head, *tail;
 	size_t bytes;              /* body bytes queued */
 	bool finishing;
@@ -106,6 +111,8 @@ static struct item *take(struct sender *s)
 	if (!s->head)
 		s->tail = NULL;
 	it->next = NULL;
+	s->taken_at = bc_now_us();
+	pthread_cond_broadcast(&s->room);
 	return it;
 }
 
@@ -128,6 +135,7 @@ static void post(struct sender *s, struct item *it)
 		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ?
 		                BACKOFF_MAX_MS : s->backoff_ms * 2;
 	}
+	pthread_cond_broadcast(&s->room);
 	pthread_mutex_unlock(&s->mu);
 	if (st == 401 || st == 403)
 		warn_once(s, &s->warned_token, "hub at %s refused the token "
@@ -187,8 +195,10 @@ struct sender *sender_new(const char *hub_url, const char *token,
 	s->backoff_ms = BACKOFF_MIN_MS;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->room, NULL);
 	if (pthread_create(&s->thread, NULL, run, s) != 0) {
 		snprintf(err, errlen, "cannot start the sender thread");
+		pthread_cond_destroy(&s->room);
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
 		bc_http_free(s->http);
@@ -223,6 +233,29 @@ static int queue_body(struct sender *s, const struct bc_strv *recs, size_t i,
 	return 0;
 }
 
+/* Wait, with the lock held, until total more bytes fit in the queue (a
+ * batch larger than the queue waits for it to empty). Returns true when
+ * they still do not fit because the hub stalled or is down. */
+static bool wait_for_room(struct sender *s, size_t total)
+{
+	s->taken_at = bc_now_us();
+	while (s->bytes > 0 && s->bytes + total > QUEUE_MAX) {
+		int64_t now = bc_now_us();
+		struct timespec until;
+
+		if (drop_logs(s, now) || now - s->taken_at > STALL_MS * 1000LL)
+			return true;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->room, &s->mu, &until);
+	}
+	return false;
+}
+
 void sender_logs(struct sender *s, const struct bc_strv *recs)
 {
 	size_t total = 0, start = 0, len = 0;
@@ -233,7 +266,7 @@ void sender_logs(struct sender *s, const struct bc_strv *recs)
 	if (total == 0)
 		return;
 	pthread_mutex_lock(&s->mu);
-	full = s->bytes + total > QUEUE_MAX;
+	full = wait_for_room(s, total);
 	drop = full || drop_logs(s, bc_now_us());
 	pthread_mutex_unlock(&s->mu);
 	if (full)
@@ -298,6 +331,7 @@ void sender_finish(struct sender *s, long wait_ms)
 		free(it->body);
 		free(it);
 	}
+	pthread_cond_destroy(&s->room);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	bc_http_free(s->http);
