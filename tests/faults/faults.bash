@@ -33,9 +33,26 @@ fault_teardown() {
 		mkdir -p "$FAULT_KEEP"
 		cp -a "$T" "$FAULT_KEEP/$(basename "$T")-$BATS_TEST_NUMBER" 2>/dev/null || true
 	fi
+	fault_kill_jobs
 	[ -n "${OWN_REDIS_DIR:-}" ] && { own_redis_stop; }
 	[ -n "${OWN_PG_DIR:-}" ] && { own_pg_stop; }
 	bc_teardown
+}
+
+# fault_kill_jobs: end the background jobs of this test that are still
+# running, and only those. The PIDs in BC_PIDS include processes the test
+# already waited for; on a busy machine their PIDs are soon reused by other
+# people's processes, which must not be signalled. `jobs -pr` lists only
+# our children that still run (a running child's PID cannot be reused).
+fault_kill_jobs() {
+	local p i
+	for p in $(jobs -pr); do kill "$p" 2>/dev/null || true; done
+	for i in $(seq 1 50); do
+		[ -z "$(jobs -pr)" ] && break
+		sleep 0.1
+	done
+	for p in $(jobs -pr); do kill -9 "$p" 2>/dev/null || true; done
+	BC_PIDS=()
 }
 
 # fault_report TEXT...: one result line, shown in the TAP output and
@@ -84,10 +101,17 @@ own_redis_restart() {
 	OWN_REDIS_PID=$(cat "$OWN_REDIS_DIR/redis.pid")
 }
 
+# own_redis_alive: our Redis still runs under OWN_REDIS_PID (checked by its
+# process title, so a reused PID is never taken for it).
+own_redis_alive() {
+	tr '\0' ' ' <"/proc/$OWN_REDIS_PID/cmdline" 2>/dev/null | grep -q "^redis-server .*:$OWN_REDIS_PORT"
+}
+
 own_redis_stop() {
 	[ -f "$OWN_REDIS_DIR/redis.pid" ] || return 0
+	own_redis_alive || { rm -f "$OWN_REDIS_DIR/redis.pid"; return 0; }
 	redis_stop "$OWN_REDIS_DIR"
-	kill -9 "$OWN_REDIS_PID" 2>/dev/null
+	own_redis_alive && kill -9 "$OWN_REDIS_PID" 2>/dev/null
 	return 0
 }
 

@@ -135,6 +135,17 @@ flusher_case() {
 @test "fault: flusher killed -9 at random moments while looping (PostgreSQL, Redis)" { flusher_case pg; }
 @test "fault: flusher killed -9 at random moments while looping (SQLite, spool)" { flusher_case sqlite spool; }
 
+# emit_state: what a stuck emitter is doing (for a failure message).
+emit_state() {
+	echo "input lines written so far: $(progress); spool: $(ls -l "$T/spool" 2>&1 | tr '\n' ' ')"
+	echo "our Redis (pid $OWN_REDIS_PID): $(own_redis_alive && echo running || echo GONE), ping: $(own_redis_cli PING 2>&1)"
+	echo "emit state: $(grep -E '^State' "/proc/$EMIT_PID/status" 2>&1); wchan: $(cat "/proc/$EMIT_PID/wchan" 2>&1)"
+	ls -l "/proc/$EMIT_PID/fd" 2>&1 | sed 's/^/  fd /' | head -20
+	if command -v gdb >/dev/null; then
+		timeout 20 gdb -q -batch -p "$EMIT_PID" -ex 'thread apply all bt' 2>&1 | grep -E '^#|^Thread' | head -40
+	fi
+}
+
 queue_grew() { [ "$(own_redis_cli LLEN "logs:queue:$1")" -gt "$2" ]; }
 
 redis_case() {
@@ -160,7 +171,7 @@ redis_case() {
 	[ "$after" -ge "$before" ] || { echo "queue had $before records before kill -9, $after after the AOF restart"; false; }
 	# ... and emit uses Redis again while lines still flow.
 	wait_for "$FAULT_SECONDS" queue_grew "$tid" "$after" ||
-		{ echo "emit did not use Redis again after it came back (queue stays at $after)"; cat "$T/emit.err"; false; }
+		{ echo "emit did not use Redis again after it came back (queue stays at $after)"; cat "$T/emit.err"; emit_state; false; }
 	phase "queue grew: $(own_redis_cli LLEN "logs:queue:$tid")"
 	wait_emit
 	emit_ok
