@@ -156,13 +156,24 @@ long long bc_store_history(struct bc_store *st, const char *tid,
 	return st->ops->history(st, tid, after, limit, cb, arg);
 }
 
-long long bc_store_count(struct bc_store *st, const char *tid)
+static long long aggregate(struct bc_store *st, const char *tid,
+                           const char *expr)
 {
 	if (!bc_tid_valid(tid)) {
 		bc_store_set_err(st, "invalid thread id");
 		return -1;
 	}
-	return st->ops->count(st, tid);
+	return st->ops->aggregate(st, tid, expr);
+}
+
+long long bc_store_count(struct bc_store *st, const char *tid)
+{
+	return aggregate(st, tid, "count(*)");
+}
+
+long long bc_store_max_seq(struct bc_store *st, const char *tid)
+{
+	return aggregate(st, tid, "coalesce(max(seq), 0)");
 }
 
 int bc_store_set_run(struct bc_store *st, const char *tid, const char *status,

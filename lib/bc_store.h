@@ -47,6 +47,8 @@ long long bc_store_history(struct bc_store *st, const char *tid,
                            bc_store_row_cb cb, void *arg);
 /* Number of rows stored for tid, or -1. */
 long long bc_store_count(struct bc_store *st, const char *tid);
+/* The highest seq stored for tid (0 when none), or -1. */
+long long bc_store_max_seq(struct bc_store *st, const char *tid);
 
 /* Record the status of run tid in table thread_runs (thread_id, status,
  * exit_code, updated_at), replacing any earlier one. status is e.g.

@@ -20,7 +20,10 @@ struct bc_store_ops {
 	long long (*history)(struct bc_store *st, const char *tid,
 	                     long long after, long long limit,
 	                     bc_store_row_cb cb, void *arg);
-	long long (*count)(struct bc_store *st, const char *tid);
+	/* SELECT expr FROM thread_logs WHERE thread_id = tid, as an integer;
+	 * expr is one of the library's own constants, never outside input. */
+	long long (*aggregate)(struct bc_store *st, const char *tid,
+	                       const char *expr);
 	int (*set_run)(struct bc_store *st, const char *tid, const char *status,
 	               int exit_code);
 };

@@ -318,12 +318,14 @@ static long long pg_history(struct bc_store *st, const char *tid,
 	return rows;
 }
 
-static long long pg_count(struct bc_store *st, const char *tid)
+static long long pg_aggregate(struct bc_store *st, const char *tid,
+                              const char *expr)
 {
 	const char *vals[] = { tid };
-	PGresult *res = query(st,
-	                      "SELECT count(*) FROM thread_logs WHERE thread_id = $1",
-	                      1, vals, PGRES_TUPLES_OK);
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT %s FROM thread_logs WHERE thread_id = $1",
+	         expr);
+	PGresult *res = query(st, sql, 1, vals, PGRES_TUPLES_OK);
 	if (!res)
 		return -1;
 	long long n = atoll(PQgetvalue(res, 0, 0));
@@ -358,6 +360,6 @@ const struct bc_store_ops bc_store_pg_ops = {
 	.close = pg_close,
 	.insert = pg_insert,
 	.history = pg_history,
-	.count = pg_count,
+	.aggregate = pg_aggregate,
 	.set_run = pg_set_run,
 };

@@ -203,13 +203,15 @@ static long long sq_history(struct bc_store *st, const char *tid,
 	return rows;
 }
 
-static long long sq_count(struct bc_store *st, const char *tid)
+static long long sq_aggregate(struct bc_store *st, const char *tid,
+                              const char *expr)
 {
 	struct sq *q = st->impl;
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT count(*) FROM thread_logs WHERE thread_id = ?",
-	                       -1, &s, NULL) != SQLITE_OK)
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT %s FROM thread_logs WHERE thread_id = ?",
+	         expr);
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return fail(st, "SELECT");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	long long n = -1;
@@ -254,6 +256,6 @@ const struct bc_store_ops bc_store_sqlite_ops = {
 	.close = sq_close,
 	.insert = sq_insert,
 	.history = sq_history,
-	.count = sq_count,
+	.aggregate = sq_aggregate,
 	.set_run = sq_set_run,
 };

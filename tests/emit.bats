@@ -195,6 +195,17 @@ for l in sys.stdin: print(json.loads(l)["line"])' | cmp - "$T/in"
 	sse_data "$T/live" | sed -E 's/.*"line":"([0-9]+)".*/\1/' | cmp - "$T/in"
 }
 
+@test "a thread id reused after Redis lost everything (counter too) still stores every line" {
+	local db
+	db=$(sqlite_db)
+	redis_reset
+	seq 1 500 | bcast-emit -t reuse --redis "$BCAST_TEST_REDIS" --db "$db" --hub "$(closed_url http)" 2>/dev/null
+	redis_reset   # a Redis without persistence restarted: logs:seq:reuse is gone
+	seq 501 800 | bcast-emit -t reuse --redis "$BCAST_TEST_REDIS" --db "$db" --hub "$(closed_url http)" 2>/dev/null
+	[ "$(sql "$db" "SELECT count(*) FROM thread_logs WHERE thread_id='reuse'")" -eq 800 ]
+	seq 1 800 | cmp - <(db_lines "$db" reuse)
+}
+
 @test "Redis down: the spool is used with one warning, and the DB gets the lines" {
 	local db
 	db=$(sqlite_db)

@@ -73,6 +73,11 @@ void sink_free(struct sink *s);
  * took it (out is kept so the caller can retry with the same seqs). */
 int sink_put(struct sink *s, const struct batch *b, struct bc_strv *out,
              char *err, size_t errlen);
+/* Start seq numbers above the highest one db_url already holds for the
+ * thread, so a reused thread id never collides with stored rows even
+ * when Redis lost its counter. Best effort: a DB that cannot be reached
+ * now is skipped (the flush at the end will say so). */
+void sink_floor_from_db(struct sink *s, const char *db_url);
 /* Move the thread's buffered lines into the DB at db_url, and record the
  * run's end (status "completed", "error", "cancelled"; exit_code may be
  * -1) when the store can. 0, or -1 with err (the lines stay buffered). */

@@ -453,6 +453,8 @@ int main(int argc, char **argv)
 		o.cfg.spool, o.fsync };
 	if (!(r.sink = sink_new(&so, err, sizeof err)))
 		bc_die(BC_EX_IOERR, "cannot buffer lines: %s", err);
+	if (!o.no_flush)
+		sink_floor_from_db(r.sink, o.cfg.db);
 	if (!(r.reader = reader_new(o.max_line)))
 		bc_die(BC_EX_SOFTWARE, "out of memory");
 	batch_init(&r.batch, 4 * (READ_MAX + o.max_line + 2));

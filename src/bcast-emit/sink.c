@@ -222,6 +222,21 @@ int sink_put(struct sink *s, const struct batch *b, struct bc_strv *out,
 	return 0;
 }
 
+void sink_floor_from_db(struct sink *s, const char *db_url)
+{
+	char err[512];
+	struct bc_store *store = bc_store_open(db_url, err, sizeof err);
+	long long max = store ? bc_store_max_seq(store, s->tid) : -1;
+
+	bc_store_close(store);
+	if (max <= s->last)
+		return;
+	s->last = max;
+	s->next = s->end = 0;
+	if (s->use_redis)
+		bc_redis_seq_floor(s->redis, s->tid, max);
+}
+
 int sink_flush(struct sink *s, const char *db_url, const char *status,
                int exit_code, char *err, size_t errlen)
 {
