@@ -86,11 +86,18 @@ own_redis() {
 
 own_redis_cli() { redis-cli -p "$OWN_REDIS_PORT" "$@"; }
 
+# pid_gone PID: the process has ended. A daemon's parent is init, which
+# may take seconds to reap it; a zombie counts as gone.
+pid_gone() {
+	kill -0 "$1" 2>/dev/null || return 0
+	[ "$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
 # own_redis_kill9: kill -9 our Redis and wait (bounded) until it is gone.
 own_redis_kill9() {
 	kill -9 "$OWN_REDIS_PID"
 	local i
-	for i in $(seq 1 100); do kill -0 "$OWN_REDIS_PID" 2>/dev/null || return 0; sleep 0.05; done
+	for i in $(seq 1 100); do pid_gone "$OWN_REDIS_PID" && return 0; sleep 0.05; done
 	return 1
 }
 
@@ -104,7 +111,7 @@ own_redis_restart() {
 # own_redis_alive: our Redis still runs under OWN_REDIS_PID (checked by its
 # process title, so a reused PID is never taken for it).
 own_redis_alive() {
-	tr '\0' ' ' <"/proc/$OWN_REDIS_PID/cmdline" 2>/dev/null | grep -q "^redis-server .*:$OWN_REDIS_PORT"
+	tr '\0' ' ' 2>/dev/null <"/proc/$OWN_REDIS_PID/cmdline" | grep -q "^redis-server .*:$OWN_REDIS_PORT"
 }
 
 own_redis_stop() {
@@ -138,7 +145,7 @@ own_pg_kill9() {
 	for p in $kids; do kill -9 "$p" 2>/dev/null; done
 	for i in $(seq 1 100); do
 		local alive=0
-		for p in $pm $kids; do kill -0 "$p" 2>/dev/null && alive=1; done
+		for p in $pm $kids; do pid_gone "$p" || alive=1; done
 		[ "$alive" = 0 ] && return 0
 		sleep 0.05
 	done
@@ -152,7 +159,7 @@ own_pg_stop() {
 	pm=$(own_pg_pid)
 	[ -n "$pm" ] || return 0
 	pg_stop "$OWN_PG_DIR"
-	kill -0 "$pm" 2>/dev/null && kill -9 "$pm" 2>/dev/null
+	pid_gone "$pm" || kill -9 "$pm" 2>/dev/null
 	return 0
 }
 
