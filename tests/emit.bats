@@ -5,6 +5,7 @@
 # or DB that is down.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 # A port nothing listens on.
 closed_url() { echo "$1://127.0.0.1:$(free_port)"; }

@@ -40,11 +40,24 @@ bc_setup() {
 }
 
 bc_teardown() {
-	local p
-	for p in "${BC_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	local p f running=" $(jobs -p | tr '\n' ' ') " mine=()
+	# Only our own children that are not reaped yet: a reaped PID may
+	# already belong to somebody else.
 	for p in "${BC_PIDS[@]}"; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		[[ $running == *" $p "* ]] && mine+=("$p")
+	done
+	for p in "${mine[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${mine[@]}"; do
+		for _ in $(seq 1 50); do pid_gone "$p" && break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
+	done
+	# Servers a test started in $T (redis_start/pg_start) even if it failed
+	# before stopping them.
+	for f in "$T"/redis.pid "$T"/*/redis.pid "$T"/*/*/redis.pid; do
+		[ -f "$f" ] && redis_stop "$(dirname "$f")"
+	done
+	for f in "$T"/pg/postmaster.pid "$T"/*/pg/postmaster.pid; do
+		[ -f "$f" ] && pg_stop "$(dirname "$(dirname "$f")")"
 	done
 	rm -rf "$T"
 }

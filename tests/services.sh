@@ -20,6 +20,13 @@ svc_free_port() {
 	return 1
 }
 
+# pid_gone PID: the process has ended. A daemon's parent is init, which
+# may take seconds to reap it; a zombie counts as gone.
+pid_gone() {
+	kill -0 "$1" 2>/dev/null || return 0
+	[ "$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
 # redis_start DIR PORT [extra redis-server args...]
 redis_start() {
 	local dir=$1 port=$2; shift 2
@@ -41,7 +48,7 @@ redis_stop() {
 	pid=$(cat "$dir/redis.pid" 2>/dev/null) || return 0
 	kill "$pid" 2>/dev/null
 	local i
-	for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	for i in $(seq 1 100); do pid_gone "$pid" && break; sleep 0.05; done
 	rm -f "$dir/redis.pid"
 }
 

@@ -86,13 +86,6 @@ own_redis() {
 
 own_redis_cli() { redis-cli -p "$OWN_REDIS_PORT" "$@"; }
 
-# pid_gone PID: the process has ended. A daemon's parent is init, which
-# may take seconds to reap it; a zombie counts as gone.
-pid_gone() {
-	kill -0 "$1" 2>/dev/null || return 0
-	[ "$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
-}
-
 # own_redis_kill9: kill -9 our Redis and wait (bounded) until it is gone.
 own_redis_kill9() {
 	kill -9 "$OWN_REDIS_PID"

@@ -151,7 +151,7 @@ queue_grew() { [ "$(own_redis_cli LLEN "logs:queue:$1")" -gt "$2" ]; }
 redis_case() {
 	local kind=$1 tid="redis-kill-$1" db
 	db=$(db_for "$kind")
-	own_redis --appendonly yes --appendfsync everysec
+	own_redis --appendonly yes --appendfsync always
 	use "$db" "$OWN_REDIS_URL"
 	start_emit "$tid" --hub "http://127.0.0.1:$(free_port)"
 	sleep_frac 0.25
