@@ -26,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -474,6 +477,7 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
                      enum fanout_kind kind, const char *tid,
                      const struct fanout_filter *filter)
 {
+	static const int one = 1;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct bufferevent *bev;
@@ -510,6 +514,10 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 	evhttp_send_reply_start(req, HTTP_OK, "OK");
 
 	bev = evhttp_connection_get_bufferevent(evcon);
+	/* Each write is already a whole batch: Nagle would only hold it back
+	 * until the peer's delayed ACK (40 ms on Linux). */
+	setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
+	           sizeof one);
 	bufferevent_set_timeouts(bev, NULL, f->o.write_timeout_s > 0 ? &wt : NULL);
 	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH_WM);
 	evhttp_connection_set_closecb(evcon, on_close, u);
