@@ -89,9 +89,12 @@ demo: deps
 	$(MAKE) all
 	examples/demo.sh
 
+# make fuzz [FUZZ_SECONDS=N]: every libFuzzer target, N seconds each.
+FUZZ_SECONDS ?= 600
 fuzz: test-deps
 	$(MAKE) all
-	tests/fuzz/run $${FUZZ_SECONDS:-600}
+	tests/fuzz/run $(FUZZ_SECONDS)
+	$(MAKE) -C bench fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 bench: bench-deps
 	$(MAKE) all
