@@ -29,7 +29,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 # Debian packages: what builds bcast, and what its tests and bench use.
 BUILD_DEBS := gcc make pkg-config libhiredis-dev libpq-dev libsqlite3-dev \
 	libjson-c-dev libcurl4-openssl-dev libevent-dev curl
-TEST_DEBS := bats python3 redis-server postgresql sqlite3 mandoc man-db curl clang libclang-rt-14-dev procps valgrind \
+TEST_DEBS := bats git python3 redis-server postgresql sqlite3 mandoc man-db curl clang libclang-rt-14-dev procps valgrind \
 	chromium util-linux iproute2 systemd
 BENCH_DEBS := nginx libnginx-mod-nchan
 

@@ -32,8 +32,8 @@ void bc_spool_free(struct bc_spool *s);
 const char *bc_spool_errstr(const struct bc_spool *s);
 const char *bc_spool_dir(const struct bc_spool *s);
 
-/* Reserve n seq numbers for tid from the counter file, never below floor.
- * 0 or -1. */
+/* Reserve n seq numbers for tid from the counter file; *first is above
+ * both the last number handed out and floor. 0 or -1. */
 int bc_spool_reserve_seq(struct bc_spool *s, const char *tid, long long n,
                          long long floor, long long *first);
 /* Append every element of recs (each one JSON record, no newline) to tid's

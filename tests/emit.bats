@@ -207,6 +207,17 @@ for l in sys.stdin: print(json.loads(l)["line"])' | cmp - "$T/in"
 	seq 1 800 | cmp - <(db_lines "$db" reuse)
 }
 
+@test "a new thread's seq numbers are 1..N without gaps, from Redis and from the spool" {
+	local db
+	redis_reset
+	for r in "$BCAST_TEST_REDIS" none; do
+		db=$(sqlite_db)
+		seq 1 50 | bcast-emit -t gapless --redis "$r" --db "$db" --hub "$(closed_url http)" 2>/dev/null
+		[ "$(sql "$db" "SELECT min(seq) || ' ' || max(seq) || ' ' || count(*) FROM thread_logs WHERE thread_id='gapless'")" = "1 50 50" ]
+		redis_reset
+	done
+}
+
 @test "Redis down: the spool is used with one warning, and the DB gets the lines" {
 	local db
 	db=$(sqlite_db)

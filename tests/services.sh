@@ -59,6 +59,12 @@ pg_start() {
 	local dir=$1 port=$2 bin
 	bin=$(pg_bindir) || return 1
 	mkdir -p "$dir/pg" && chmod 755 "$dir" && chown postgres: "$dir/pg"
+	# A postmaster killed with -9 can stay a zombie for seconds when init
+	# reaps slowly; its lock file then blocks the restart. It is stale
+	# once the PID it names is gone or a zombie.
+	local old
+	old=$(head -1 "$dir/pg/postmaster.pid" 2>/dev/null)
+	[ -n "$old" ] && pid_gone "$old" && rm -f "$dir/pg/postmaster.pid"
 	if [ ! -f "$dir/pg/PG_VERSION" ]; then
 		runuser -u postgres -- "$bin/initdb" -D "$dir/pg" -A trust -U postgres \
 			>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }

@@ -97,7 +97,7 @@ static int reserve(struct sink *s, size_t n, char *err, size_t errlen)
 	}
 	if (spool_ready(s, err, errlen) != 0)
 		return -1;
-	if (bc_spool_reserve_seq(s->spool, s->tid, want, s->last + 1,
+	if (bc_spool_reserve_seq(s->spool, s->tid, want, s->last,
 	                         &first) != 0) {
 		snprintf(err, errlen, "%s", bc_spool_errstr(s->spool));
 		return -1;
