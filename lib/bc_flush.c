@@ -230,8 +230,10 @@ enum bc_flush_fail bc_flush_all(const struct bc_flush_opts *o,
 		rc = BC_FLUSH_SPOOL;
 		goto out;
 	}
-	/* Only the strings are sorted; len[] is not used below. */
-	qsort(tids.v, tids.n, sizeof *tids.v, cmp_str);
+	/* Only the strings are sorted; len[] is not used below. With no
+	 * thread at all tids.v is NULL, which qsort must not be given. */
+	if (tids.n > 1)
+		qsort(tids.v, tids.n, sizeof *tids.v, cmp_str);
 	for (size_t i = 0; i < tids.n && rc == BC_FLUSH_OK; i++) {
 		if (i > 0 && strcmp(tids.v[i], tids.v[i - 1]) == 0)
 			continue;
