@@ -496,7 +496,7 @@ PY
 	local hwm
 	hwm=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$HUB_PID/status")
 	echo "hub peak RSS: $hwm kB" >&3
-	[ "$hwm" -lt 120000 ]
+	[ "$hwm" -lt 60000 ]
 	exec 7<&-
 }
 
