@@ -60,11 +60,15 @@ pg_start() {
 	bin=$(pg_bindir) || return 1
 	mkdir -p "$dir/pg" && chmod 755 "$dir" && chown postgres: "$dir/pg"
 	# A postmaster killed with -9 can stay a zombie for seconds when init
-	# reaps slowly; its lock file then blocks the restart. It is stale
-	# once the PID it names is gone or a zombie.
-	local old
+	# reaps slowly, and PostgreSQL takes a zombie's lock files (data dir
+	# and socket) as live. Wait for the reaping; if init never reaps it,
+	# the locks are stale all the same.
+	local old i
 	old=$(head -1 "$dir/pg/postmaster.pid" 2>/dev/null)
-	[ -n "$old" ] && pid_gone "$old" && rm -f "$dir/pg/postmaster.pid"
+	if [ -n "$old" ] && pid_gone "$old"; then
+		for i in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+		rm -f "$dir/pg/postmaster.pid" "$dir"/pg/.s.PGSQL.*.lock
+	fi
 	if [ ! -f "$dir/pg/PG_VERSION" ]; then
 		runuser -u postgres -- "$bin/initdb" -D "$dir/pg" -A trust -U postgres \
 			>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
