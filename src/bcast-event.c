@@ -74,12 +74,6 @@ struct opts {
 	struct bc_config cfg;
 };
 
-static void set_or_die(char **field, const char *v)
-{
-	if (bc_config_set(field, v) != 0)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
-}
-
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	const char *env = getenv("BCAST_REDIS");
@@ -92,14 +86,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "t:h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 't': o->tid = optarg; break;
-		case OPT_HUB: set_or_die(&o->cfg.hub, optarg); break;
-		case OPT_TOKEN: set_or_die(&o->cfg.token, optarg); break;
+		case OPT_HUB: bc_cli_config_set(&o->cfg.hub, optarg); break;
+		case OPT_TOKEN: bc_cli_config_set(&o->cfg.token, optarg); break;
 		case OPT_REDIS:
-			set_or_die(&o->cfg.redis, optarg);
+			bc_cli_config_set(&o->cfg.redis, optarg);
 			o->redis_asked = true;
 			break;
-		case OPT_DB: set_or_die(&o->cfg.db, optarg); break;
-		case OPT_SPOOL: set_or_die(&o->cfg.spool, optarg); break;
+		case OPT_DB: bc_cli_config_set(&o->cfg.db, optarg); break;
+		case OPT_SPOOL: bc_cli_config_set(&o->cfg.spool, optarg); break;
 		case OPT_NO_FLUSH: o->no_flush = true; break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -106,13 +106,13 @@ int main(int argc, char **argv)
 			all = 1;
 			break;
 		case OPT_REDIS:
-			bc_config_set(&cfg.redis, optarg);
+			bc_cli_config_set(&cfg.redis, optarg);
 			break;
 		case OPT_DB:
-			bc_config_set(&cfg.db, optarg);
+			bc_cli_config_set(&cfg.db, optarg);
 			break;
 		case OPT_SPOOL:
-			bc_config_set(&cfg.spool, optarg);
+			bc_cli_config_set(&cfg.spool, optarg);
 			break;
 		case OPT_BATCH:
 			batch = strtol(optarg, &end, 10);

@@ -611,8 +611,7 @@ int main(int argc, char **argv)
 			t.json = true;
 			break;
 		case OPT_HUB:
-			if (bc_config_set(&cfg.hub, optarg) != 0)
-				bc_die(BC_EX_SOFTWARE, "out of memory");
+			bc_cli_config_set(&cfg.hub, optarg);
 			break;
 		case OPT_COUNT:
 			errno = 0;

@@ -160,12 +160,6 @@ static size_t parse_size(const char *s)
 	return (size_t)v;
 }
 
-static void set_or_die(char **field, const char *v)
-{
-	if (bc_config_set(field, v) != 0)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
-}
-
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	int c;
@@ -179,11 +173,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 't': o->tid = optarg; break;
 		case OPT_TEE: o->tee = true; break;
 		case OPT_NO_FLUSH: o->no_flush = true; break;
-		case OPT_HUB: set_or_die(&o->cfg.hub, optarg); break;
-		case OPT_REDIS: set_or_die(&o->cfg.redis, optarg); break;
-		case OPT_DB: set_or_die(&o->cfg.db, optarg); break;
-		case OPT_SPOOL: set_or_die(&o->cfg.spool, optarg); break;
-		case OPT_TOKEN: set_or_die(&o->cfg.token, optarg); break;
+		case OPT_HUB: bc_cli_config_set(&o->cfg.hub, optarg); break;
+		case OPT_REDIS: bc_cli_config_set(&o->cfg.redis, optarg); break;
+		case OPT_DB: bc_cli_config_set(&o->cfg.db, optarg); break;
+		case OPT_SPOOL: bc_cli_config_set(&o->cfg.spool, optarg); break;
+		case OPT_TOKEN: bc_cli_config_set(&o->cfg.token, optarg); break;
 		case OPT_FSYNC:
 			if (strcmp(optarg, "none") == 0)
 				o->fsync = BC_FSYNC_NONE;

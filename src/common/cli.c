@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bc_config.h"
 #include "cli.h"
 
 const char *bc_prog = "bcast";
@@ -49,6 +50,12 @@ void bc_print_version(void)
 {
 	printf("%s %s\n", bc_prog, BC_VERSION);
 	exit(bc_close_stdout());
+}
+
+void bc_cli_config_set(char **field, const char *value)
+{
+	if (bc_config_set(field, value) != 0)
+		bc_die(BC_EX_SOFTWARE, "out of memory");
 }
 
 int bc_close_stdout(void)

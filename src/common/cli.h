@@ -21,6 +21,9 @@ _Noreturn void bc_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 /* "PROG VERSION\n" on stdout, exit 0 (or 74 if stdout fails). */
 _Noreturn void bc_print_version(void);
+/* Set a configuration field from a flag (bc_config_set); dies with
+ * BC_EX_SOFTWARE on out-of-memory. */
+void bc_cli_config_set(char **field, const char *value);
 /* Flush and close stdout; on failure warn and return BC_EX_IOERR, else 0.
  * Call once, at the end of main. */
 int bc_close_stdout(void);
