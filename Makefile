@@ -5,6 +5,9 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 ZSHDIR ?= $(PREFIX)/share/zsh/site-functions
 BASHDIR ?= $(PREFIX)/share/bash-completion/completions
+FISHDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
 
 VERSION := $(shell cat VERSION)
 CC ?= cc
@@ -30,7 +33,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 BUILD_DEBS := gcc make pkg-config libhiredis-dev libpq-dev libsqlite3-dev \
 	libjson-c-dev libcurl4-openssl-dev libevent-dev curl
 TEST_DEBS := bats git python3 redis-server postgresql sqlite3 mandoc man-db curl clang libclang-rt-14-dev procps valgrind \
-	chromium util-linux iproute2 systemd
+	chromium util-linux iproute2 systemd bash-completion fish
 BENCH_DEBS := nginx libnginx-mod-nchan
 
 .PHONY: all deps test-deps bench-deps test unit demo install uninstall clean fuzz bench
@@ -101,18 +104,37 @@ bench: bench-deps
 	$(MAKE) -C bench
 	bench/run
 
+# Units are templates: @BINDIR@ becomes where the programs go. The
+# configuration file is installed only when absent (never overwrites an
+# admin's), and uninstalled only when it is still the one shipped.
+UNITS := $(notdir $(wildcard examples/systemd/*.service examples/systemd/*.timer))
+CONF := $(DESTDIR)$(SYSCONFDIR)/bcast/bcast.conf
 install: $(BINS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(ZSHDIR) $(DESTDIR)$(BASHDIR) $(DESTDIR)$(FISHDIR) $(DESTDIR)$(UNITDIR)
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7
-	install -d $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(BASHDIR)
 	install -m 644 completions/_bcast $(DESTDIR)$(ZSHDIR)/_bcast
-	for p in $(PROGS); do install -m 644 completions/bcast.bash $(DESTDIR)$(BASHDIR)/$$p; done
+	for p in $(PROGS); do \
+		install -m 644 completions/bcast.bash $(DESTDIR)$(BASHDIR)/$$p && \
+		install -m 644 completions/bcast.fish $(DESTDIR)$(FISHDIR)/$$p.fish || exit 1; \
+	done
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' examples/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	[ -e $(CONF) ] || install -D -m 644 examples/bcast.conf $(CONF)
 
 uninstall:
-	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(MANDIR)/man1/$$p.1 $(DESTDIR)$(BASHDIR)/$$p; done
+	for p in $(PROGS); do \
+		rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(MANDIR)/man1/$$p.1 \
+			$(DESTDIR)$(BASHDIR)/$$p $(DESTDIR)$(FISHDIR)/$$p.fish; \
+	done
 	rm -f $(DESTDIR)$(MANDIR)/man7/bcast.7 $(DESTDIR)$(ZSHDIR)/_bcast
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	! cmp -s examples/bcast.conf $(CONF) || rm -f $(CONF)
+	rmdir $(DESTDIR)$(SYSCONFDIR)/bcast 2>/dev/null || true
 
 clean:
 	rm -rf bin build lib/*.o lib/libbcast.a src/*.o src/*/*.o

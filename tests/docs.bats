@@ -60,6 +60,18 @@ long_opts() { "$1" --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u; }
 	done
 }
 
+@test "fish completion offers every long option of --help" {
+	# make test installs fish (TEST_DEBS)
+	command -v fish >/dev/null || { echo "fish missing: install package fish"; false; }
+	for p in $PROGS; do
+		run fish --no-config -c "source '$REPO/completions/bcast.fish'; complete -C '$p --'"
+		[ "$status" -eq 0 ]
+		for o in $(long_opts "$p"); do
+			[[ $'\n'"$output"$'\n' == *$'\n'"$o"[$'\t\n']* ]] || { echo "$p: fish completion lacks $o"; false; }
+		done
+	done
+}
+
 @test "README shows the two commands first and links every man page" {
 	run grep -n -m2 -E '^make (demo|test)' "$REPO/README.md"
 	[[ "${lines[0]}" == *"make demo"* ]]
