@@ -12,8 +12,11 @@ SYSCONFDIR ?= /etc
 VERSION := $(shell cat VERSION)
 CC ?= cc
 CFLAGS ?= -O2 -g
+# Warnings are errors in `make test` (and so in CI), which sets
+# WERROR=-Werror; a plain `make` (a packager's build) only warns.
+WERROR ?=
 PKGS := hiredis libpq sqlite3 json-c libcurl libevent
-override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Ilib \
 	-DBC_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 override LDFLAGS += -Wl,--as-needed
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
@@ -27,6 +30,9 @@ COMMON_OBJ := $(COMMON_SRC:.c=.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 UNIT_ASAN := $(patsubst tests/unit/%.c,build/asan/%,$(UNIT_SRC))
+# Objects are rebuilt when WERROR changes, so `make test` after a plain
+# `make` still fails on a warning.
+FLAGS_STAMP := build/.werror
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages: what builds bcast, and what its tests and bench use.
@@ -36,16 +42,20 @@ TEST_DEBS := bats git python3 redis-server postgresql sqlite3 mandoc man-db curl
 	chromium util-linux iproute2 systemd bash-completion fish
 BENCH_DEBS := nginx libnginx-mod-nchan
 
-.PHONY: all deps test-deps bench-deps test unit demo install uninstall clean fuzz bench
+.PHONY: all deps FORCE test-deps bench-deps test unit demo install uninstall clean fuzz bench
 all: $(BINS)
+
+$(FLAGS_STAMP): FORCE
+	@mkdir -p build
+	@echo '$(WERROR)' | cmp -s - $@ || echo '$(WERROR)' >$@
 
 lib/libbcast.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-lib/%.o: lib/%.c $(wildcard lib/*.h)
+lib/%.o: lib/%.c $(wildcard lib/*.h) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-src/%.o: src/%.c $(wildcard lib/*.h src/*/*.h)
+src/%.o: src/%.c $(wildcard lib/*.h src/*/*.h) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) -Isrc/common -c -o $@ $<
 
 # A program is src/NAME.c or every .c file under src/NAME/.
@@ -55,11 +65,11 @@ bin/%: $$(patsubst $$(pc).c,$$(pc).o,$$(wildcard src/$$*.c src/$$*/*.c)) $(COMMO
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build/unit/%: tests/unit/%.c tests/unit/unit.h lib/libbcast.a
+build/unit/%: tests/unit/%.c tests/unit/unit.h lib/libbcast.a $(FLAGS_STAMP)
 	@mkdir -p build/unit
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< lib/libbcast.a $(LDFLAGS) $(LDLIBS)
 
-build/asan/%: tests/unit/%.c tests/unit/unit.h $(LIB_SRC) $(wildcard lib/*.h)
+build/asan/%: tests/unit/%.c tests/unit/unit.h $(LIB_SRC) $(wildcard lib/*.h) $(FLAGS_STAMP)
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $< $(LIB_SRC) $(LDLIBS)
 
@@ -85,8 +95,8 @@ bench-deps: test-deps
 	$(call apt_install,$(BENCH_DEBS))
 
 test: test-deps
-	$(MAKE) all unit
-	tests/run
+	$(MAKE) all unit WERROR=-Werror
+	WERROR=-Werror tests/run
 
 demo: deps
 	$(MAKE) all

@@ -77,7 +77,7 @@ key() { sed -nE "s/^$2=(.*)$/\1/p" "$REPO/examples/systemd/$1"; }
 	key bcast-hub.service Wants | grep -qw bcast-flush-boot.service
 	# The hub must not depend hard on the drain: a DB down at boot (exit 75)
 	# must not keep the hub from serving live lines.
-	! key bcast-hub.service Requires | grep -qw bcast-flush-boot.service
+	[ -z "$(key bcast-hub.service Requires | grep -w bcast-flush-boot.service)" ]
 	[ "$(key bcast-flush.service Type)" = oneshot ]
 	[ "$(key bcast-flush.timer Unit)" = bcast-flush.service ]
 	[ "$(key bcast-flush.timer OnUnitActiveSec)" = 5min ]

@@ -71,6 +71,32 @@ phase() { echo "$(date +%T.%N | cut -c1-12) $*" >>"$T/phases"; }
 # sleep_frac F: sleep F (a decimal such as 0.3) times FAULT_SECONDS.
 sleep_frac() { sleep "$(awk -v f="$1" -v s="$FAULT_SECONDS" 'BEGIN { printf "%.2f", f * s }')"; }
 
+# ---- freezing a process (SIGSTOP) -------------------------------------------
+
+# proc_state PID: the process's one-letter state in /proc (T: stopped).
+proc_state() { sed -E 's/^.*\) ([A-Za-z]) .*$/\1/' "/proc/$1/stat" 2>/dev/null; }
+is_stopped() { [ "$(proc_state "$1")" = T ]; }
+is_running() { [ -n "$(proc_state "$1")" ] && [ "$(proc_state "$1")" != T ]; }
+
+# freeze PID: SIGSTOP, then prove the kernel really stopped it.
+freeze() {
+	kill -STOP "$1"
+	wait_for 5 is_stopped "$1" ||
+		{ echo "pid $1 not stopped after SIGSTOP (state '$(proc_state "$1")')"; return 1; }
+	phase "froze $1"
+}
+
+# thaw PID: prove PID stayed stopped the whole time (still T now), then
+# SIGCONT and prove it runs again.
+thaw() {
+	is_stopped "$1" ||
+		{ echo "pid $1 was no longer stopped before SIGCONT (state '$(proc_state "$1")')"; return 1; }
+	kill -CONT "$1"
+	wait_for 5 is_running "$1" ||
+		{ echo "pid $1 not running after SIGCONT (state '$(proc_state "$1")')"; return 1; }
+	phase "thawed $1"
+}
+
 # ---- a private Redis ------------------------------------------------------
 
 # own_redis [REDIS-SERVER ARGS...]: start it in $T/redis on a free port (or

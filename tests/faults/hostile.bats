@@ -418,8 +418,8 @@ rss_kb() { sed -nE 's/^VmRSS:[[:space:]]+([0-9]+) kB$/\1/p' "/proc/$1/status"; }
 	[ "$output" = 401 ]
 	canary_alive
 	# Nothing was delivered; nothing is in history.
-	! grep -q -e no-token -e wrong-token -e not-bearer -e basic "$T/sub-locked.sse"
-	! grep -q checkpoint "$T/admin.sse"
+	[ "$(grep -c -e no-token -e wrong-token -e not-bearer -e basic "$T/sub-locked.sse")" -eq 0 ]
+	[ "$(grep -c checkpoint "$T/admin.sse")" -eq 0 ]
 	run curl -s --max-time 5 "$BCAST_HUB/admin/runs/locked/logs"
 	[[ "$output" != *token* ]]
 	# With the token it goes through.

@@ -87,9 +87,12 @@ hub_case() {
 	hub_on "$(free_port)" --db "$db"
 	start_emit "$tid"
 	sleep_frac 0.2
-	kill -STOP "$HUB_PID"
+	freeze "$HUB_PID"
+	# Frozen, the hub accepts connections but answers nothing.
+	run curl -s --max-time 1 "$BCAST_HUB/healthz"
+	[ "$status" -ne 0 ] || { echo "the frozen hub answered: $output"; false; }
 	sleep_frac 0.5
-	kill -CONT "$HUB_PID"
+	thaw "$HUB_PID"
 	wait_emit
 	emit_ok
 	emit_not_blocked
@@ -220,9 +223,12 @@ redis_case() {
 	use "$db" "$OWN_REDIS_URL"
 	start_emit "$tid" --hub "http://127.0.0.1:$(free_port)"
 	sleep_frac 0.25
-	kill -STOP "$OWN_REDIS_PID"
-	sleep 3
-	kill -CONT "$OWN_REDIS_PID"
+	freeze "$OWN_REDIS_PID"
+	# Frozen, Redis answers nothing.
+	run timeout 1 redis-cli -p "$OWN_REDIS_PORT" PING
+	[ "$status" -ne 0 ] || { echo "the frozen Redis answered: $output"; false; }
+	sleep 2
+	thaw "$OWN_REDIS_PID"
 	wait_emit
 	emit_ok
 	final_flush
@@ -285,11 +291,16 @@ emit_idle_kill_case() {
 	use "$db" "$redis"
 	start_emit "$tid" --hub "http://127.0.0.1:$(free_port)"
 	sleep_frac 0.5
-	kill -STOP "$GEN_PID"
+	freeze "$GEN_PID"
+	local idle_at
+	idle_at=$(progress)
 	sleep 0.5   # five times the documented window
+	# The input really was idle: not one more line entered the pipe.
+	[ "$(progress)" = "$idle_at" ] ||
+		{ echo "input moved while frozen: $idle_at -> $(progress)"; false; }
 	kill -9 "$EMIT_PID"
 	wait_pid "$EMIT_PID" 5
-	kill -CONT "$GEN_PID"
+	thaw "$GEN_PID"
 	wait_pid "$GEN_PID" 10
 	local written
 	written=$(progress)

@@ -119,10 +119,10 @@ static void test_strv(void)
 
 int main(void)
 {
-	test_append();
-	test_cap();
-	test_printf();
-	test_steal();
-	test_strv();
+	RUN(test_append());
+	RUN(test_cap());
+	RUN(test_printf());
+	RUN(test_steal());
+	RUN(test_strv());
 	UNIT_DONE("buf");
 }

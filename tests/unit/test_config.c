@@ -153,9 +153,9 @@ static void test_mkdir(void)
 
 int main(void)
 {
-	test_defaults();
-	test_env();
-	test_state();
-	test_mkdir();
+	RUN(test_defaults());
+	RUN(test_env());
+	RUN(test_state());
+	RUN(test_mkdir());
 	UNIT_DONE("config");
 }

@@ -416,12 +416,12 @@ static void test_event(void)
 
 int main(void)
 {
-	test_clean();
-	test_cut();
-	test_ts();
-	test_round_trip();
-	test_decode();
-	test_encode_format();
-	test_event();
+	RUN(test_clean());
+	RUN(test_cut());
+	RUN(test_ts());
+	RUN(test_round_trip());
+	RUN(test_decode());
+	RUN(test_encode_format());
+	RUN(test_event());
 	UNIT_DONE("record");
 }

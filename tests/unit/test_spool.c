@@ -292,9 +292,9 @@ static void test_race(void)
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/bcast-unit-spool.%ld/a/b", (long)getpid());
-	test_basic_and_torn();
-	test_seq();
-	test_race();
+	RUN(test_basic_and_torn());
+	RUN(test_seq());
+	RUN(test_race());
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf /tmp/bcast-unit-spool.%ld", (long)getpid());
 	if (system(cmd) != 0)

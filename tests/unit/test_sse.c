@@ -252,8 +252,8 @@ static void test_frame(void)
 
 int main(void)
 {
-	test_parse();
-	test_stop_and_reset();
-	test_frame();
+	RUN(test_parse());
+	RUN(test_stop_and_reset());
+	RUN(test_frame());
 	UNIT_DONE("sse");
 }

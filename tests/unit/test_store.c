@@ -184,8 +184,8 @@ static void pg(const char *admin)
 	pg_cmd(admin, sql);
 	const char *slash = strrchr(admin, '/');
 	snprintf(url, sizeof url, "%.*s/%s", (int)(slash - admin), admin, db);
-	run(url);
-	big(url);
+	RUN(run(url));
+	RUN(big(url));
 
 	/* The store's backend is killed: the next call reconnects. */
 	char err[512];
@@ -218,8 +218,8 @@ int main(void)
 	char dir[128], url[256], err[512];
 	snprintf(dir, sizeof dir, "/tmp/bcast-unit-store.%ld", (long)getpid());
 	snprintf(url, sizeof url, "sqlite:%s/new/dir/t.db", dir);
-	run(url);
-	big(url);
+	RUN(run(url));
+	RUN(big(url));
 	/* Reopening finds the rows. */
 	struct bc_store *st = bc_store_open(url, err, sizeof err);
 	char tid[64];
@@ -233,7 +233,7 @@ int main(void)
 
 	const char *pgurl = getenv("BCAST_TEST_PG");
 	if (pgurl && *pgurl)
-		pg(pgurl);
+		RUN(pg(pgurl));
 	else
 		fprintf(stderr, "BCAST_TEST_PG not set: PostgreSQL cases not run\n");
 

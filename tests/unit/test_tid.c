@@ -80,7 +80,7 @@ static void test_event_type(void)
 
 int main(void)
 {
-	test_tid();
-	test_event_type();
+	RUN(test_tid());
+	RUN(test_event_type());
 	UNIT_DONE("tid");
 }

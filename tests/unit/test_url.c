@@ -173,9 +173,9 @@ static void test_addr(void)
 
 int main(void)
 {
-	test_http();
-	test_redis();
-	test_bad_urls();
-	test_addr();
+	RUN(test_http());
+	RUN(test_redis());
+	RUN(test_bad_urls());
+	RUN(test_addr());
 	UNIT_DONE("url");
 }
