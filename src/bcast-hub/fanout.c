@@ -4,35 +4,56 @@
  * a chained hash table keyed by thread id; a thread stream exists only
  * while it has subscribers (or a batch being flushed).
  *
+ * Sockets: once a stream request is routed, the fan-out writes the
+ * response head itself and takes the socket away from evhttp (see
+ * steal_fd), so a subscriber is a file descriptor, a read event (to see
+ * the peer go) and a write event that is armed only while a backlog
+ * exists. Delivering a batch is one write() per subscriber; nothing is
+ * allocated or framed per subscriber.
+ *
  * Batching: fanout_publish_logs() appends the frames of one ingest body
- * once to each interested stream's pending buffer and marks the stream
- * dirty; a zero-timeout event, activated once per loop wake-up, flushes
- * every dirty stream: the pending bytes become one refcounted block, and
- * each subscriber gets a chunk that references the block
- * (evbuffer_add_reference), so no bytes are copied per subscriber.
+ * once to each interested stream's pending buffer, behind room reserved
+ * for the chunk-size line, and marks the stream dirty. A flush turns each
+ * dirty stream's pending bytes into one refcounted block that is already
+ * a whole HTTP chunk ("SIZE\r\n" frames "\r\n") and writes it to every
+ * subscriber. Flushes coalesce (schedule_flush): after a flush that took
+ * T, the next one starts no sooner than min(T, FANOUT_COALESCE_US) after
+ * it ended, so while fan-out is expensive, lines that arrive one per
+ * request pile up into one batch; an idle hub flushes at the end of the
+ * current loop turn.
  *
- * Backpressure: before anything is added for a subscriber, the unsent
- * output of its connection is measured; past the backlog cap it gets a
- * final comment, the stream is ended and its connection has a short grace
- * to drain before the write timeout closes it.
+ * Backpressure: what a subscriber's socket does not take at once is
+ * queued as references to the shared blocks (with an offset into the
+ * first). Before anything is queued its backlog is measured; past the cap
+ * it gets a final comment, its stream is ended and it has a short grace
+ * to drain before it is closed. A write that makes no progress for the
+ * write timeout closes the subscriber.
  *
- * Lifetime: a subscriber is freed from the connection's close callback.
- * Ending a stream ourselves (slow consumer, shutdown) moves the subscriber
- * to a "closing" state (no stream) until that callback fires. Streams are
- * marked busy while they are iterated so that a subscriber leaving during
- * a broadcast never frees the stream under the loop. */
+ * Lifetime: a subscriber is freed when its socket closes (peer gone, write
+ * error, timeout, or its end written). Ending a stream ourselves moves the
+ * subscriber to a "closing" state (no stream) until its last bytes are
+ * written. Streams are marked busy while they are iterated so that a
+ * subscriber leaving during a broadcast never frees the stream under the
+ * loop. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "bc_buf.h"
@@ -40,18 +61,29 @@
 #include "fanout.h"
 
 #define PENDING_FLUSH ((size_t)64 << 20) /* flush early past this many bytes */
-#define READ_HIGH_WM 4096                 /* input kept from a stream client */
+#define READ_CAP 4096                     /* input taken from a stream client */
 #define CLOSE_GRACE_S 2                   /* an ended stream's time to drain */
 #define BUCKETS_MIN 64
-
-static const char CONNECTED[] = ": connected\n\n";
-static const char KEEPALIVE[] = ": keepalive\n\n";
+#define HEAD_ROOM 18                      /* "%zx\r\n" of any size_t */
+#define IOV_BATCH 64
 
 struct block {
 	size_t refs;
 	size_t frames;
-	size_t len;
-	char *data;
+	size_t len;        /* the whole chunk: size line, data, CRLF */
+	size_t hl;         /* length of the size line */
+	const char *data;  /* start of the chunk */
+	char *mem;         /* what to free; NULL for a static block */
+};
+
+/* Static chunks: never freed (mem NULL, refs never reach 0). */
+#define STATIC_BLOCK(s, h) { (size_t)1 << 60, 0, sizeof s - 1, h, s, NULL }
+static struct block keepalive_block = STATIC_BLOCK("d\r\n: keepalive\n\n\r\n", 3);
+static struct block end_block = STATIC_BLOCK("0\r\n\r\n", 3);
+
+struct qent {
+	struct block *b;
+	size_t off;        /* bytes of the block's view already written */
 };
 
 struct stream;
@@ -60,8 +92,16 @@ struct sub {
 	struct sub *prev, *next;
 	struct stream *stream;          /* NULL once the stream is ending */
 	struct fanout *f;
-	struct evhttp_request *req;
 	struct fanout_filter *filter;   /* admin subscribers; NULL: all */
+	int fd;
+	int raw;                        /* HTTP/1.0: no chunk framing */
+	int ending;                     /* close once the queue is written */
+	int writing;                    /* wev is armed */
+	size_t inbytes;
+	struct event *rev, *wev;
+	struct qent *q;                 /* ring of unsent blocks */
+	size_t qhead, qlen, qcap;
+	size_t backlog;                 /* unsent bytes */
 };
 
 struct stream {
@@ -72,7 +112,7 @@ struct stream {
 	struct stream *dnext;           /* dirty list */
 	int dirty;
 	int busy;
-	struct bc_buf pending;
+	struct bc_buf pending;          /* HEAD_ROOM bytes, then frames */
 	size_t pending_frames;
 	char tid[BC_TID_MAX + 1];
 };
@@ -88,45 +128,88 @@ struct fanout {
 	size_t pending_bytes;
 	struct event *flush_ev;
 	int flush_scheduled;
+	int64_t last_end_us, last_cost_us;
 	struct event *keepalive_ev;
-	struct evbuffer *scratch;
+	int devnull;
 	size_t counts[3];
 	size_t closing;
+	struct sub *ending;             /* subscribers whose end is being written */
 	unsigned long long admin_seq;
 	int stopping;
 	void (*drained)(void *);
 	void *drained_arg;
 };
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void block_unref(struct block *b)
 {
 	if (--b->refs == 0) {
-		free(b->data);
+		free(b->mem);
 		free(b);
 	}
 }
 
-static void block_cleanup(const void *data, size_t len, void *extra)
+/* The bytes of b a subscriber gets: the whole chunk, or only its data for
+ * an HTTP/1.0 peer (a block without a size line, hl 0, is sent whole). */
+static const char *block_view(const struct block *b, int raw, size_t *n)
 {
-	(void)data;
-	(void)len;
-	block_unref(extra);
+	if (!raw || b->hl == 0) {
+		*n = b->len;
+		return b->data;
+	}
+	*n = b->len - b->hl - 2;
+	return b->data + b->hl;
 }
 
-/* A block holding the bytes of buf (taken over; buf is left empty). */
+/* A block holding buf's bytes after its first HEAD_ROOM bytes as one
+ * chunk: the size line is written into the room, the CRLF appended. buf is
+ * taken over (left empty). NULL on out-of-memory (buf unchanged). */
 static struct block *block_from(struct bc_buf *buf, size_t frames)
 {
 	struct block *b = malloc(sizeof *b);
+	char size[HEAD_ROOM + 1];
+	size_t n = buf->len - HEAD_ROOM;
+	int hl;
 
-	if (b == NULL)
-		return NULL;
-	b->data = bc_buf_steal(buf, &b->len);
-	if (b->data == NULL) {
+	if (b == NULL || bc_buf_append(buf, "\r\n", 2) != 0) {
 		free(b);
 		return NULL;
 	}
+	hl = snprintf(size, sizeof size, "%zx\r\n", n);
+	memcpy(buf->data + HEAD_ROOM - hl, size, (size_t)hl);
+	b->mem = bc_buf_steal(buf, NULL);
+	if (b->mem == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->data = b->mem + HEAD_ROOM - hl;
+	b->hl = (size_t)hl;
+	b->len = (size_t)hl + n + 2;
 	b->refs = 1;
 	b->frames = frames;
+	return b;
+}
+
+/* A block of one chunk holding the n bytes at p (copied). */
+static struct block *block_copy(const char *p, size_t n, size_t frames)
+{
+	struct bc_buf buf;
+	struct block *b;
+
+	bc_buf_init(&buf, 0);
+	if (bc_buf_append(&buf, "                  ", HEAD_ROOM) != 0 ||
+	    bc_buf_append(&buf, p, n) != 0 ||
+	    (b = block_from(&buf, frames)) == NULL) {
+		bc_buf_free(&buf);
+		return NULL;
+	}
 	return b;
 }
 
@@ -233,12 +316,6 @@ static void sub_detach(struct fanout *f, struct sub *u)
 	stream_maybe_remove(f, s);
 }
 
-static void sub_free(struct sub *u)
-{
-	free(u->filter);
-	free(u);
-}
-
 static void check_drained(struct fanout *f)
 {
 	void (*cb)(void *) = f->drained;
@@ -249,46 +326,220 @@ static void check_drained(struct fanout *f)
 	cb(f->drained_arg);
 }
 
-static void on_close(struct evhttp_connection *evcon, void *arg)
+/* Close u's socket and free it. */
+static void sub_close(struct fanout *f, struct sub *u)
 {
-	struct sub *u = arg;
-	struct fanout *f = u->f;
-
-	(void)evcon;
-	if (u->stream != NULL) {
-		sub_detach(f, u);
-		/* On EOF or timeout evhttp detaches the unfinished request
-		 * from the connection and leaves it to us. */
-		if (evhttp_request_get_connection(u->req) == NULL)
-			evhttp_request_free(u->req);
-	} else {
+	if (u->ending) {
 		f->closing--;
+		if (u->prev != NULL)
+			u->prev->next = u->next;
+		else
+			f->ending = u->next;
+		if (u->next != NULL)
+			u->next->prev = u->prev;
+	} else {
+		sub_detach(f, u);
 	}
-	sub_free(u);
+	while (u->qlen > 0) {
+		block_unref(u->q[u->qhead].b);
+		u->qhead = (u->qhead + 1) % u->qcap;
+		u->qlen--;
+	}
+	free(u->q);
+	if (u->rev != NULL)
+		event_free(u->rev);
+	if (u->wev != NULL)
+		event_free(u->wev);
+	if (u->fd >= 0)
+		close(u->fd);
+	free(u->filter);
+	free(u);
 	check_drained(f);
 }
 
-/* End u's stream after an optional last comment. u may be freed before
- * this returns. */
-static void sub_end(struct fanout *f, struct sub *u, const char *comment)
+static int queue_push(struct sub *u, struct block *b, size_t off)
 {
-	struct evhttp_request *req = u->req;
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct timeval grace = { CLOSE_GRACE_S, 0 };
+	size_t n;
 
-	sub_detach(f, u);
-	if (evcon == NULL) {
-		evhttp_request_free(req);
-		sub_free(u);
+	if (u->qlen == u->qcap) {
+		size_t cap = u->qcap ? u->qcap * 2 : 8;
+		struct qent *q = malloc(cap * sizeof *q);
+		if (q == NULL)
+			return -1;
+		for (size_t i = 0; i < u->qlen; i++)
+			q[i] = u->q[(u->qhead + i) % u->qcap];
+		free(u->q);
+		u->q = q;
+		u->qcap = cap;
+		u->qhead = 0;
+	}
+	u->q[(u->qhead + u->qlen) % u->qcap] = (struct qent){ b, off };
+	u->qlen++;
+	b->refs++;
+	block_view(b, u->raw, &n);
+	u->backlog += n - off;
+	return 0;
+}
+
+static void arm_write(struct fanout *f, struct sub *u)
+{
+	struct timeval tv = { u->ending ? CLOSE_GRACE_S : f->o.write_timeout_s, 0 };
+
+	if (u->writing)
+		return;
+	event_add(u->wev, tv.tv_sec > 0 ? &tv : NULL);
+	u->writing = 1;
+}
+
+/* Write what u's queue holds. Returns -1 when u was closed (write error,
+ * or its end is written), else 0. */
+static int sub_drain(struct fanout *f, struct sub *u)
+{
+	while (u->qlen > 0) {
+		struct iovec iov[IOV_BATCH];
+		int n = 0;
+		ssize_t w;
+
+		for (size_t i = 0; i < u->qlen && n < IOV_BATCH; i++) {
+			struct qent *e = &u->q[(u->qhead + i) % u->qcap];
+			size_t len;
+			const char *p = block_view(e->b, u->raw, &len);
+			iov[n].iov_base = (char *)p + e->off;
+			iov[n++].iov_len = len - e->off;
+		}
+		w = writev(u->fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			arm_write(f, u);
+			return 0;
+		}
+		if (w <= 0) {
+			sub_close(f, u);
+			return -1;
+		}
+		u->backlog -= (size_t)w;
+		while (w > 0) {
+			struct qent *e = &u->q[u->qhead];
+			size_t len, left;
+			block_view(e->b, u->raw, &len);
+			left = len - e->off;
+			if ((size_t)w < left) {
+				e->off += (size_t)w;
+				break;
+			}
+			w -= (ssize_t)left;
+			block_unref(e->b);
+			u->qhead = (u->qhead + 1) % u->qcap;
+			u->qlen--;
+		}
+	}
+	if (u->writing) {
+		event_del(u->wev);
+		u->writing = 0;
+	}
+	if (u->ending) {
+		sub_close(f, u);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct sub *u = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		sub_close(u->f, u);     /* no progress for the write timeout */
 		return;
 	}
+	sub_drain(u->f, u);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sub *u = arg;
+	char buf[1024];
+	ssize_t n;
+
+	(void)what;
+	n = read(fd, buf, sizeof buf);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		sub_close(u->f, u);     /* the peer went away */
+		return;
+	}
+	/* A stream client has nothing to say; past the cap stop listening (a
+	 * gone peer then shows up as a write error at the next keepalive). */
+	u->inbytes += (size_t)n;
+	if (u->inbytes > READ_CAP)
+		event_del(u->rev);
+}
+
+/* Hand u the block b (one write when nothing is queued). Returns -1 when u
+ * was closed. */
+static int sub_put(struct fanout *f, struct sub *u, struct block *b)
+{
+	size_t len;
+	const char *p = block_view(b, u->raw, &len);
+	ssize_t w = 0;
+
+	if (u->qlen == 0) {
+		do
+			w = write(u->fd, p, len);
+		while (w < 0 && errno == EINTR);
+		if (w == (ssize_t)len)
+			return 0;
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			sub_close(f, u);
+			return -1;
+		}
+		if (w < 0)
+			w = 0;
+	}
+	if (queue_push(u, b, (size_t)w) != 0) {
+		sub_close(f, u);    /* cannot keep the stream whole */
+		return -1;
+	}
+	arm_write(f, u);
+	return 0;
+}
+
+/* End u's stream after an optional last comment: u stops receiving, gets
+ * the terminating chunk and CLOSE_GRACE_S to take it. u may be freed
+ * before this returns. */
+static void sub_end(struct fanout *f, struct sub *u, const char *comment)
+{
+	struct block *b;
+
+	sub_detach(f, u);
+	u->ending = 1;
 	f->closing++;
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon),
-	                         NULL, &grace);
-	if (comment != NULL && evbuffer_add(f->scratch, comment, strlen(comment)) == 0)
-		evhttp_send_reply_chunk(req, f->scratch);
-	evbuffer_drain(f->scratch, evbuffer_get_length(f->scratch));
-	evhttp_send_reply_end(req);
+	u->prev = NULL;
+	u->next = f->ending;
+	if (f->ending != NULL)
+		f->ending->prev = u;
+	f->ending = u;
+	if (u->writing) {       /* the grace replaces the write timeout */
+		event_del(u->wev);
+		u->writing = 0;
+	}
+	if (comment != NULL &&
+	    (b = block_copy(comment, strlen(comment), 0)) != NULL) {
+		if (queue_push(u, b, 0) != 0) {
+			block_unref(b);
+			sub_close(f, u);
+			return;
+		}
+		block_unref(b);
+	}
+	if (!u->raw && queue_push(u, &end_block, 0) != 0) {
+		sub_close(f, u);
+		return;
+	}
+	sub_drain(f, u);
 }
 
 static void sub_slow(struct fanout *f, struct sub *u)
@@ -302,33 +553,15 @@ static void sub_slow(struct fanout *f, struct sub *u)
 	sub_end(f, u, msg);
 }
 
-/* Hand u the block b as one chunk, or a keepalive comment when b is NULL. */
+/* Hand u the block b (a batch, or the keepalive). */
 static void sub_send(struct fanout *f, struct sub *u, struct block *b)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(u->req);
-	struct evbuffer *out;
-
-	if (evcon == NULL)
-		return;
-	out = bufferevent_get_output(evhttp_connection_get_bufferevent(evcon));
-	if (evbuffer_get_length(out) > f->o.backlog) {
+	if (u->backlog > f->o.backlog) {
 		sub_slow(f, u);
 		return;
 	}
-	if (b != NULL) {
-		b->refs++;
-		if (evbuffer_add_reference(f->scratch, b->data, b->len,
-		                           block_cleanup, b) != 0) {
-			b->refs--;
-			return;
-		}
+	if (sub_put(f, u, b) == 0)
 		f->m->events_delivered += b->frames;
-	} else if (evbuffer_add_reference(f->scratch, KEEPALIVE,
-	                                  sizeof KEEPALIVE - 1, NULL, NULL) != 0) {
-		return;
-	}
-	evhttp_send_reply_chunk(u->req, f->scratch);
-	evbuffer_drain(f->scratch, evbuffer_get_length(f->scratch));
 }
 
 static int filter_match(const struct fanout_filter *flt, const char *type,
@@ -346,8 +579,8 @@ static int filter_match(const struct fanout_filter *flt, const char *type,
 	return 0;
 }
 
-/* Send b (or a keepalive) to every subscriber of s whose filter matches
- * type and tid (NULL type: everyone). s may be freed on return. */
+/* Send b to every subscriber of s whose filter matches type and tid (NULL
+ * type: everyone). s may be freed on return. */
 static void broadcast(struct fanout *f, struct stream *s, struct block *b,
                       const char *type, const char *tid)
 {
@@ -368,7 +601,7 @@ static void flush_stream(struct fanout *f, struct stream *s)
 	struct block *b;
 
 	f->pending_bytes -= s->pending.len;
-	if (s->pending.len > 0 && s->nsubs > 0 &&
+	if (s->pending.len > HEAD_ROOM && s->nsubs > 0 &&
 	    (b = block_from(&s->pending, s->pending_frames)) != NULL) {
 		broadcast(f, s, b, NULL, NULL);
 		block_unref(b);
@@ -380,8 +613,12 @@ static void flush_stream(struct fanout *f, struct stream *s)
 static void fanout_flush(struct fanout *f)
 {
 	struct stream *s;
+	int64_t t0 = mono_us();
 
-	f->flush_scheduled = 0;
+	if (f->flush_scheduled) {
+		event_del(f->flush_ev);
+		f->flush_scheduled = 0;
+	}
 	while ((s = f->dirty) != NULL) {
 		f->dirty = s->dnext;
 		s->dnext = NULL;
@@ -391,13 +628,39 @@ static void fanout_flush(struct fanout *f)
 		s->dirty = 0;
 		stream_maybe_remove(f, s);
 	}
+	f->last_end_us = mono_us();
+	f->last_cost_us = f->last_end_us - t0;
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
+	struct fanout *f = arg;
+
 	(void)fd;
 	(void)what;
-	fanout_flush(arg);
+	f->flush_scheduled = 0;
+	fanout_flush(f);
+}
+
+/* Flush at the end of this loop turn, or, when the last flush ended less
+ * than its own duration (at most FANOUT_COALESCE_US) ago, once that much
+ * time has passed since it ended. */
+static void schedule_flush(struct fanout *f)
+{
+	int64_t gap, wait;
+
+	if (f->flush_scheduled)
+		return;
+	f->flush_scheduled = 1;
+	gap = f->last_cost_us < FANOUT_COALESCE_US ? f->last_cost_us
+	                                           : FANOUT_COALESCE_US;
+	wait = f->last_end_us + gap - mono_us();
+	if (wait <= 0) {
+		event_active(f->flush_ev, EV_TIMEOUT, 0);
+	} else {
+		struct timeval tv = { 0, (suseconds_t)wait };
+		event_add(f->flush_ev, &tv);
+	}
 }
 
 static void on_keepalive(evutil_socket_t fd, short what, void *arg)
@@ -406,13 +669,13 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	broadcast(f, &f->global, NULL, NULL, NULL);
-	broadcast(f, &f->admin, NULL, NULL, NULL);
+	broadcast(f, &f->global, &keepalive_block, NULL, NULL);
+	broadcast(f, &f->admin, &keepalive_block, NULL, NULL);
 	for (size_t i = 0; i < f->nbuckets; i++) {
 		struct stream *s, *next;
 		for (s = f->buckets[i]; s != NULL; s = next) {
 			next = s->hnext;
-			broadcast(f, s, NULL, NULL, NULL);
+			broadcast(f, s, &keepalive_block, NULL, NULL);
 		}
 	}
 }
@@ -433,9 +696,9 @@ struct fanout *fanout_new(struct event_base *base, const struct fanout_opts *o,
 	bc_buf_init(&f->admin.pending, 0);
 	f->nbuckets = BUCKETS_MIN;
 	f->buckets = calloc(f->nbuckets, sizeof *f->buckets);
-	f->scratch = evbuffer_new();
 	f->flush_ev = event_new(base, -1, 0, on_flush, f);
-	if (f->buckets == NULL || f->scratch == NULL || f->flush_ev == NULL)
+	f->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (f->buckets == NULL || f->flush_ev == NULL || f->devnull < 0)
 		goto fail;
 	if (o->keepalive_s > 0) {
 		struct timeval tv = { o->keepalive_s, 0 };
@@ -449,14 +712,28 @@ fail:
 	return NULL;
 }
 
+static void close_all(struct fanout *f, struct stream *s)
+{
+	s->busy++;
+	while (s->subs != NULL)
+		sub_close(f, s->subs);
+	s->busy--;
+}
+
 void fanout_free(struct fanout *f)
 {
 	if (f == NULL)
 		return;
+	f->drained = NULL;
+	while (f->ending != NULL)
+		sub_close(f, f->ending);
+	close_all(f, &f->global);
+	close_all(f, &f->admin);
 	for (size_t i = 0; f->buckets != NULL && i < f->nbuckets; i++) {
 		struct stream *s, *next;
 		for (s = f->buckets[i]; s != NULL; s = next) {
 			next = s->hnext;
+			close_all(f, s);
 			bc_buf_free(&s->pending);
 			free(s);
 		}
@@ -468,9 +745,54 @@ void fanout_free(struct fanout *f)
 		event_free(f->flush_ev);
 	if (f->keepalive_ev != NULL)
 		event_free(f->keepalive_ev);
-	if (f->scratch != NULL)
-		evbuffer_free(f->scratch);
+	if (f->devnull >= 0)
+		close(f->devnull);
 	free(f);
+}
+
+/* The response head of an SSE stream on req, with the first comment as
+ * its first chunk, into out. */
+static int sse_head(struct evhttp_request *req, int raw, struct bc_buf *out)
+{
+	static const char CONNECTED[] = ": connected\n\n";
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evkeyval *kv;
+	int rc = 0;
+
+	rc |= bc_buf_printf(out, "HTTP/1.%d 200 OK\r\n", raw ? 0 : 1);
+	TAILQ_FOREACH(kv, h, next)
+		rc |= bc_buf_printf(out, "%s: %s\r\n", kv->key, kv->value);
+	if (!raw)
+		rc |= bc_buf_puts(out, "Transfer-Encoding: chunked\r\n");
+	rc |= bc_buf_puts(out, "\r\n");
+	if (!raw)
+		rc |= bc_buf_printf(out, "%zx\r\n", sizeof CONNECTED - 1);
+	rc |= bc_buf_puts(out, CONNECTED);
+	if (!raw)
+		rc |= bc_buf_puts(out, "\r\n");
+	return rc;
+}
+
+/* Take the socket of req's connection from evhttp: returns a descriptor
+ * of our own for it and frees the connection (and req) without touching
+ * the peer. evhttp shuts down and closes the number it knows, so that
+ * number is first pointed at /dev/null. -1 on failure (nothing changed). */
+static int steal_fd(struct fanout *f, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	int fd = bufferevent_getfd(bev), own;
+
+	if (fd < 0 || (own = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -1;
+	bufferevent_disable(bev, EV_READ | EV_WRITE);   /* leaves epoll */
+	if (dup2(f->devnull, fd) < 0) {
+		close(own);
+		return -1;
+	}
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	evhttp_connection_free(evcon);
+	return own;
 }
 
 int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
@@ -480,8 +802,8 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 	static const int one = 1;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct bufferevent *bev;
-	struct timeval wt = { f->o.write_timeout_s, 0 };
+	struct bc_buf head;
+	struct block *b = NULL;
 	struct stream *s;
 	struct sub *u;
 
@@ -490,6 +812,10 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 	u = calloc(1, sizeof *u);
 	if (u == NULL)
 		return -1;
+	u->fd = -1;
+	u->f = f;
+	/* An HTTP/1.0 peer cannot take chunks: its body ends at close. */
+	u->raw = req->major == 1 && req->minor == 0;
 	if (kind == FANOUT_ADMIN && filter != NULL) {
 		u->filter = malloc(sizeof *u->filter);
 		if (u->filter == NULL)
@@ -502,52 +828,71 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 		s = kind == FANOUT_GLOBAL ? &f->global : &f->admin;
 	if (s == NULL)
 		goto fail;
-	u->f = f;
-	u->req = req;
-	stream_add(f, s, u);
 
 	evhttp_add_header(h, "Content-Type", "text/event-stream");
 	evhttp_add_header(h, "Cache-Control", "no-cache");
 	evhttp_add_header(h, "X-Accel-Buffering", "no");
-	evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
+	if (evhttp_find_header(h, "Access-Control-Allow-Origin") == NULL)
+		evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
 	evhttp_add_header(h, "Connection", "close");
-	evhttp_send_reply_start(req, HTTP_OK, "OK");
-
-	bev = evhttp_connection_get_bufferevent(evcon);
+	bc_buf_init(&head, 0);
+	if (bc_buf_append(&head, "                  ", HEAD_ROOM) != 0 ||
+	    sse_head(req, u->raw, &head) != 0 ||
+	    (b = block_from(&head, 0)) == NULL) {
+		bc_buf_free(&head);
+		stream_maybe_remove(f, s);
+		goto fail;
+	}
+	/* The head is sent as is: skip the chunk framing block_from added. */
+	b->data += b->hl;
+	b->len -= b->hl + 2;
+	b->hl = 0;
+	u->fd = steal_fd(f, req);
+	u->rev = event_new(f->base, u->fd, EV_READ | EV_PERSIST, on_read, u);
+	u->wev = event_new(f->base, u->fd, EV_WRITE | EV_PERSIST, on_write, u);
+	if (u->fd < 0 || u->rev == NULL || u->wev == NULL ||
+	    event_add(u->rev, NULL) != 0) {
+		/* req is gone once the socket is ours: answer nothing, close. */
+		block_unref(b);
+		stream_maybe_remove(f, s);
+		if (u->fd < 0)
+			goto fail;
+		sub_close(f, u);
+		return 0;
+	}
+	stream_add(f, s, u);
 	/* Each write is already a whole batch: Nagle would only hold it back
 	 * until the peer's delayed ACK (40 ms on Linux). */
-	setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
-	           sizeof one);
-	bufferevent_set_timeouts(bev, NULL, f->o.write_timeout_s > 0 ? &wt : NULL);
-	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH_WM);
-	evhttp_connection_set_closecb(evcon, on_close, u);
-
-	if (evbuffer_add_reference(f->scratch, CONNECTED, sizeof CONNECTED - 1,
-	                           NULL, NULL) == 0)
-		evhttp_send_reply_chunk(req, f->scratch);
-	evbuffer_drain(f->scratch, evbuffer_get_length(f->scratch));
+	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	fcntl(u->fd, F_SETFL, fcntl(u->fd, F_GETFL) | O_NONBLOCK);
+	sub_put(f, u, b);     /* the head and ": connected" */
+	block_unref(b);
 	return 0;
 fail:
-	sub_free(u);
+	free(u->filter);
+	free(u);
 	return -1;
 }
 
 static int stream_queue(struct fanout *f, struct stream *s, const char *frames,
                         size_t n, size_t count)
 {
-	if (bc_buf_append(&s->pending, frames, n) != 0)
+	size_t room = s->pending.len == 0 ? HEAD_ROOM : 0;
+
+	if ((room > 0 && bc_buf_append(&s->pending, "                  ", room) != 0) ||
+	    bc_buf_append(&s->pending, frames, n) != 0) {
+		if (room > 0)
+			s->pending.len = 0;
 		return -1;
+	}
 	s->pending_frames += count;
-	f->pending_bytes += n;
+	f->pending_bytes += n + room;
 	if (!s->dirty) {
 		s->dirty = 1;
 		s->dnext = f->dirty;
 		f->dirty = s;
 	}
-	if (!f->flush_scheduled) {
-		f->flush_scheduled = 1;
-		event_active(f->flush_ev, EV_TIMEOUT, 0);
-	}
+	schedule_flush(f);
 	return 0;
 }
 
@@ -582,7 +927,8 @@ int fanout_publish_admin(struct fanout *f, const char *type, const char *tid,
 	if (f->admin.nsubs == 0)
 		return 0;
 	bc_buf_init(&buf, 0);
-	if (bc_sse_frame(&buf, id, json, n) != 0 || (b = block_from(&buf, 1)) == NULL) {
+	if (bc_buf_append(&buf, "                  ", HEAD_ROOM) != 0 ||
+	    bc_sse_frame(&buf, id, json, n) != 0 || (b = block_from(&buf, 1)) == NULL) {
 		bc_buf_free(&buf);
 		return -1;
 	}

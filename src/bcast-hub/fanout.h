@@ -3,10 +3,14 @@
  * Three kinds of stream: the global log stream, one stream per thread id
  * (alive only while it has subscribers) and the admin-event stream, whose
  * subscribers each carry a filter. Log frames are appended once to a
- * stream's pending batch; one flush per event-loop wake-up hands every
- * subscriber the whole batch as one chunk that references shared,
- * refcounted bytes. A subscriber whose unsent output passes the backlog cap
- * is sent a final comment and closed. */
+ * stream's pending batch; a flush hands every subscriber the whole batch
+ * as one HTTP chunk, framed once, in shared refcounted bytes, with one
+ * write() on the subscriber's socket (the fan-out owns the socket once the
+ * SSE response starts). Flushes coalesce: a flush waits at most
+ * FANOUT_COALESCE_US after the previous one (less when the previous was
+ * cheap), so lines that arrive one per request while the hub is busy go out
+ * as one write per subscriber. A subscriber whose unsent output passes the
+ * backlog cap is sent a final comment and closed. */
 #ifndef BCAST_HUB_FANOUT_H
 #define BCAST_HUB_FANOUT_H
 
@@ -21,6 +25,11 @@
 enum fanout_kind { FANOUT_GLOBAL, FANOUT_THREAD, FANOUT_ADMIN };
 
 #define FANOUT_MAX_TYPES 32
+
+/* The most a published line waits for a flush beyond the loop being busy:
+ * after a flush that took T, the next starts no sooner than min(T, this)
+ * after it ended. An idle hub flushes at the end of the current loop turn. */
+#define FANOUT_COALESCE_US 2000
 
 /* What an admin subscriber wants: events of one of types (all when
  * ntypes is 0) and of thread tid (all when tid is ""). */
@@ -48,8 +57,12 @@ void fanout_free(struct fanout *f);
 
 /* Start an SSE response on req and subscribe it: kind FANOUT_THREAD needs
  * tid, FANOUT_ADMIN takes filter (copied; NULL matches everything). The
- * subscriber lives until its connection closes. Returns 0, or -1 on
- * out-of-memory (nothing was sent; the caller answers the request). */
+ * response head carries the headers already set on req's output headers
+ * plus the SSE ones. On success the fan-out takes the socket over and
+ * frees req and its evhttp connection: neither may be used afterwards.
+ * The subscriber lives until its socket closes. Returns 0, or -1 on
+ * out-of-memory (nothing was sent; req is untouched and the caller
+ * answers it). */
 int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
                      enum fanout_kind kind, const char *tid,
                      const struct fanout_filter *filter);
