@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -84,7 +85,13 @@ static const char usage_text[] =
 "  --emit PATH         bcast-emit to run per thread (default bcast-emit)\n"
 "  --redis URL         bcast-emit --redis (default none)\n"
 "  --emit-log FILE     bcast-emit stderr (default /dev/null)\n"
-"  --pipeline K        nchan: POSTs in flight per connection (default 32)\n"
+"  --pipeline K        POSTs in flight per connection (default 32)\n"
+"  --publish emit|post bcast: lines through bcast-emit (default), or one\n"
+"                      pipelined POST /api/runs/CH/logs per line, one\n"
+"                      connection per channel (like nchan's publisher)\n"
+"  --token T           bcast: Authorization: Bearer T on POSTs\n"
+"  --pin-publisher C   run the publisher (and bcast-emit) on CPU C\n"
+"  --pin-subscribers C run the subscriber processes on CPU C\n"
 "  --tag STR           channel / thread id prefix (default lg<pid>)\n"
 "  -h, --help          this help\n"
 "\n"
@@ -92,7 +99,8 @@ static const char usage_text[] =
 "subscribers or a timeout (the result line says which), 2 setup error.\n";
 
 struct opts {
-	const char *target, *url, *emit, *redis, *emit_log, *tag;
+	const char *target, *url, *emit, *redis, *emit_log, *tag, *publish, *token;
+	int pin_pub, pin_sub;
 	long subs, threads, lines, size, window, pipeline, procs, src_spread;
 	double rate, timeout, drain, connect_timeout, hold, duration;
 	int per_thread, idle;
@@ -193,6 +201,18 @@ static uint64_t hist_pct(const uint64_t *h, uint64_t total, double pct,
 		}
 	}
 	return max;
+}
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) != 0)
+		die("cannot pin to CPU %d: %s", cpu, strerror(errno));
 }
 
 static int set_nonblock(int fd)
@@ -486,6 +506,7 @@ static void sub_read(int ep, struct sub *s, char *buf)
 
 static _Noreturn void sub_main(int k)
 {
+	pin_to(O.pin_sub);
 	long nsubs = 0, next = 0, connecting = 0, settled = 0;
 	struct sub *subs;
 	size_t bitbytes = 0, lastn = 0;
@@ -748,6 +769,12 @@ static int is_bcast(void)
 	return strcmp(O.target, "bcast") == 0;
 }
 
+/* bcast lines go through a pipe into bcast-emit (else: HTTP POSTs). */
+static int via_emit(void)
+{
+	return is_bcast() && strcmp(O.publish, "emit") == 0;
+}
+
 static pid_t spawn_emit(uint32_t ch, int *wfd)
 {
 	int p[2];
@@ -776,13 +803,13 @@ static pid_t spawn_emit(uint32_t ch, int *wfd)
 	return pid;
 }
 
-static int nchan_connect(void)
+static int server_connect(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)O.port) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 	inet_pton(AF_INET, O.host, &a.sin_addr);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
-		die("cannot connect to nchan at %s: %s", O.url, strerror(errno));
+		die("cannot connect to %s: %s", O.url, strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	set_nonblock(fd);
 	return fd;
@@ -795,7 +822,20 @@ static void pub_append(struct pub *p, uint64_t g)
 	int h = snprintf(head, sizeof head, "L %" PRIu64 " %" PRIu64 " %u ", g, now_ns(), p->ch);
 	size_t body = (size_t)h > (size_t)O.size ? (size_t)h : (size_t)O.size;
 	char *w = p->out + p->out_len;
-	if (!is_bcast()) {
+	if (is_bcast() && !via_emit()) {
+		/* One NDJSON record per POST: the line is the record's "line". */
+		char rec[192];
+		int rl = snprintf(rec, sizeof rec, "{\"thread_id\":\"%s-%u\",\"seq\":%" PRIu64
+		                  ",\"line\":\"", O.tag, p->ch, p->next_k + 1);
+		int r = snprintf(w, 512,
+		                 "POST /api/runs/%s-%u/logs HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s"
+		                 "Content-Type: application/x-ndjson\r\nContent-Length: %zu\r\n\r\n%s",
+		                 O.tag, p->ch, O.host, O.port, O.token ? "Authorization: Bearer " : "",
+		                 O.token ? O.token : "", O.token ? "\r\n" : "",
+		                 (size_t)rl + body + 3, rec);
+		w += r;
+		p->outstanding++;
+	} else if (!via_emit()) {
 		int r = snprintf(w, 256,
 		                 "POST /pub?id=%s-%u&all=%s-all HTTP/1.1\r\nHost: %s:%d\r\n"
 		                 "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
@@ -806,7 +846,9 @@ static void pub_append(struct pub *p, uint64_t g)
 	memcpy(w, head, (size_t)h);
 	memset(w + h, 'x', body - (size_t)h);
 	w += body;
-	if (is_bcast())
+	if (is_bcast() && !via_emit())
+		w += sprintf(w, "\"}\n");
+	else if (via_emit())
 		*w++ = '\n';
 	p->out_len = (size_t)(w - p->out);
 	p->next_k++;
@@ -819,7 +861,7 @@ static size_t pub_room(const struct pub *p)
 
 static size_t line_cost(void)
 {
-	return (size_t)O.size + 512;
+	return (size_t)O.size + 1024;
 }
 
 static void pub_flush(int ep, struct pub *p)
@@ -834,7 +876,7 @@ static void pub_flush(int ep, struct pub *p)
 			continue;
 		if (w < 0 && errno == EAGAIN) {
 			if (!p->want_out) {
-				struct epoll_event ev = { .events = EPOLLOUT | (is_bcast() ? 0 : EPOLLIN),
+				struct epoll_event ev = { .events = EPOLLOUT | (via_emit() ? 0 : EPOLLIN),
 				                          .data.ptr = p };
 				epoll_ctl(ep, EPOLL_CTL_MOD, p->fd, &ev);
 				p->want_out = 1;
@@ -848,7 +890,7 @@ static void pub_flush(int ep, struct pub *p)
 	if (p->out_off == p->out_len) {
 		p->out_off = p->out_len = 0;
 		if (p->want_out) {
-			struct epoll_event ev = { .events = is_bcast() ? 0 : EPOLLIN, .data.ptr = p };
+			struct epoll_event ev = { .events = via_emit() ? 0 : EPOLLIN, .data.ptr = p };
 			epoll_ctl(ep, EPOLL_CTL_MOD, p->fd, &ev);
 			p->want_out = 0;
 		}
@@ -915,6 +957,8 @@ static void parse_args(int argc, char **argv)
 		{ "src-spread", 1, 0, 'S' }, { "server-pid", 1, 0, 'x' }, { "emit", 1, 0, 'e' },
 		{ "redis", 1, 0, 'R' }, { "emit-log", 1, 0, 'L' }, { "pipeline", 1, 0, 'k' },
 		{ "tag", 1, 0, 'g' }, { "duration", 1, 0, 'D' }, { "help", 0, 0, 'h' },
+		{ "publish", 1, 0, 'B' }, { "token", 1, 0, 'K' }, { "pin-publisher", 1, 0, 'Y' },
+		{ "pin-subscribers", 1, 0, 'Z' },
 		{ 0, 0, 0, 0 }
 	};
 	static char tagbuf[32];
@@ -922,6 +966,8 @@ static void parse_args(int argc, char **argv)
 
 	O.target = NULL;
 	O.emit = "bcast-emit";
+	O.publish = "emit";
+	O.pin_pub = O.pin_sub = -1;
 	O.redis = "none";
 	O.emit_log = "/dev/null";
 	O.subs = 1;
@@ -963,6 +1009,10 @@ static void parse_args(int argc, char **argv)
 		case 'k': O.pipeline = (long)num_arg("--pipeline", optarg, 1, 4096); break;
 		case 'g': O.tag = optarg; break;
 		case 'D': O.duration = num_arg("--duration", optarg, 0, 86400); break;
+		case 'B': O.publish = optarg; break;
+		case 'K': O.token = optarg; break;
+		case 'Y': O.pin_pub = (int)num_arg("--pin-publisher", optarg, 0, 1023); break;
+		case 'Z': O.pin_sub = (int)num_arg("--pin-subscribers", optarg, 0, 1023); break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		default: fputs(usage_text, stderr); exit(2);
 		}
@@ -972,6 +1022,8 @@ static void parse_args(int argc, char **argv)
 	if (!O.target || (strcmp(O.target, "bcast") && strcmp(O.target, "nchan") &&
 	                  strcmp(O.target, "self")))
 		die("--target must be bcast, nchan or self");
+	if (strcmp(O.publish, "emit") && strcmp(O.publish, "post"))
+		die("--publish must be emit or post");
 	if (strcmp(O.target, "self") == 0) {
 		O.threads = 1;
 		O.per_thread = 0;
@@ -1077,6 +1129,7 @@ int main(int argc, char **argv)
 		atomic_store(&S->release, 1);
 	} else {
 		uint64_t t = (uint64_t)O.threads, m = (uint64_t)O.lines;
+		pin_to(O.pin_pub);
 		pubs = calloc((size_t)t, sizeof *pubs);
 		if (!pubs || !rbuf || ep < 0)
 			die("out of memory");
@@ -1087,16 +1140,16 @@ int main(int argc, char **argv)
 			p->out = malloc(PUB_OUT_MAX + 1024);
 			if (!p->out)
 				die("out of memory");
-			if (is_bcast()) {
+			if (via_emit()) {
 				p->pid = spawn_emit(ch, &p->fd);
 			} else {
-				p->fd = nchan_connect();
+				p->fd = server_connect();
 				sr_init(&p->rd, SR_REPLIES);
 			}
-			struct epoll_event ev = { .events = is_bcast() ? 0 : EPOLLIN, .data.ptr = p };
+			struct epoll_event ev = { .events = via_emit() ? 0 : EPOLLIN, .data.ptr = p };
 			epoll_ctl(ep, EPOLL_CTL_ADD, p->fd, &ev);
 		}
-		nap_sampling(is_bcast() ? 300 : 100);
+		nap_sampling(via_emit() ? 300 : 100);
 		cpu0 = server_cpu_s();
 		t_cpu0 = now_ns();
 
@@ -1139,7 +1192,7 @@ int main(int argc, char **argv)
 					struct pub *p = &pubs[ch];
 					while (!closing && !p->dead && p->next_k < p->nlines &&
 					       p->out_len < 65536 &&
-					       (is_bcast() || p->outstanding < O.pipeline)) {
+					       (via_emit() || p->outstanding < O.pipeline)) {
 						if (O.window > 0 && fanout > 0 &&
 						    (double)published - (double)received_total() / fanout >
 						            (double)O.window) {
@@ -1207,7 +1260,7 @@ int main(int argc, char **argv)
 		atomic_store(&S->published, published);
 		atomic_store(&S->pub_end_ns, t_pub_end);
 		for (uint64_t ch = 0; !self && ch < t; ch++)
-			if (is_bcast() && pubs[ch].fd >= 0) {
+			if (via_emit() && pubs[ch].fd >= 0) {
 				epoll_ctl(ep, EPOLL_CTL_DEL, pubs[ch].fd, NULL);
 				close(pubs[ch].fd);
 				pubs[ch].fd = -1;
@@ -1238,7 +1291,7 @@ int main(int argc, char **argv)
 				}
 			break;
 		}
-		if (!O.idle && !is_bcast() && !self) {
+		if (!O.idle && !via_emit() && !self) {
 			struct epoll_event evs[64];
 			int n = epoll_wait(ep, evs, 64, 20);
 			for (int e = 0; e < n; e++)
@@ -1259,7 +1312,7 @@ int main(int argc, char **argv)
 	/* Reap the emitters: they end once their stdin closed and the hub took the lines. */
 	int emit_fail = 0, emit_killed = 0;
 	double emit_cpu = 0;
-	if (is_bcast() && pubs) {
+	if (via_emit() && pubs) {
 		struct rusage rb, ra;
 		getrusage(RUSAGE_CHILDREN, &rb);
 		uint64_t lim = now_ns() + sec_ns(10);
@@ -1365,6 +1418,7 @@ int main(int argc, char **argv)
 		rss_setup = rssN;
 	printf(" rss_ready_kb=%ld per_conn_b=%.0f", rss_setup,
 	       ready && O.npids ? (double)(rss_setup - rss0) * 1024.0 / (double)ready : 0);
+	printf(" srv_ns_per_ev=%.0f", tot.unique ? srv_cpu * 1e9 / (double)tot.unique : 0);
 	printf(" setup_s=%.2f pub_s=%.2f span_s=%.2f srv_cpu_pct=%.0f lg_cpu_pct=%.0f"
 	       " pub_cpu_pct=%.0f emit_cpu_pct=%.0f procs=%ld status=%s\n",
 	       setup_s, pub_s, span, srv_wall > 0 ? 100 * srv_cpu / srv_wall : 0,
