@@ -41,8 +41,10 @@ BUILD_DEBS := gcc make pkg-config libhiredis-dev libpq-dev libsqlite3-dev \
 TEST_DEBS := bats git python3 redis-server postgresql sqlite3 mandoc man-db curl clang libclang-rt-14-dev procps valgrind \
 	chromium util-linux iproute2 systemd bash-completion fish
 BENCH_DEBS := nginx libnginx-mod-nchan
+# What `make deb` and its test (a package installed in a debootstrap'd root) use.
+DEB_DEBS := debhelper dpkg-dev fakeroot lintian debootstrap
 
-.PHONY: all deps FORCE test-deps bench-deps test unit demo install uninstall clean fuzz bench
+.PHONY: all deps FORCE test-deps bench-deps deb-deps test unit demo install uninstall clean fuzz bench deb
 all: $(BINS)
 
 $(FLAGS_STAMP): FORCE
@@ -93,8 +95,10 @@ test-deps: deps
 	$(call apt_install,$(TEST_DEBS))
 bench-deps: test-deps
 	$(call apt_install,$(BENCH_DEBS))
+deb-deps: deps
+	$(call apt_install,$(DEB_DEBS))
 
-test: test-deps
+test: test-deps deb-deps
 	$(MAKE) all unit WERROR=-Werror
 	WERROR=-Werror tests/run
 
@@ -145,6 +149,22 @@ uninstall:
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 	! cmp -s examples/bcast.conf $(CONF) || rm -f $(CONF)
 	rmdir $(DESTDIR)$(SYSCONFDIR)/bcast 2>/dev/null || true
+
+# make deb: build/deb/bcast_VERSION_ARCH.deb with dpkg-buildpackage, from a
+# copy of the sources (the checkout stays clean), checked by lintian. The
+# changelog is written from VERSION, so the package version cannot drift.
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB_SRC := Makefile VERSION README.md lib src man completions examples debian
+deb: deb-deps
+	rm -rf build/deb && mkdir -p build/deb/bcast-$(VERSION)
+	tar -c --exclude='*.o' --exclude='*.a' $(DEB_SRC) | tar -x -C build/deb/bcast-$(VERSION)
+	printf 'bcast (%s) unstable; urgency=medium\n\n  * Built from the bcast sources.\n\n -- %s  %s\n' \
+		'$(VERSION)' "$$(sed -n 's/^Maintainer: //p' debian/control)" "$$(date -R)" \
+		>build/deb/bcast-$(VERSION)/debian/changelog
+	cd build/deb/bcast-$(VERSION) && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -30 ../build.log; exit 1; }
+	lintian --fail-on error build/deb/bcast_$(VERSION)_$(DEB_ARCH).deb
+	@echo "built build/deb/bcast_$(VERSION)_$(DEB_ARCH).deb"
 
 clean:
 	rm -rf bin build lib/*.o lib/libbcast.a src/*.o src/*/*.o

@@ -1,13 +1,14 @@
 #!/bin/sh
 # tests/debroot.sh CACHE - print the path of a minimal Debian bookworm root
-# made by debootstrap (--variant=minbase), cached under CACHE so that only
+# made by debootstrap (--variant=minbase, plus systemd as on any real
+# machine: the units are verified inside the root), cached under CACHE so that only
 # the first run on a machine pays for it (a few minutes). The mirror is the
 # one apt on this machine uses for bookworm (/etc/apt/sources.list or
 # /etc/apt/sources.list.d/*.sources), else deb.debian.org. Callers copy the
 # cached root before changing it: CACHE/bookworm stays pristine.
 set -eu
 cache=${1:?usage: tests/debroot.sh CACHE}
-root=$cache/bookworm
+root=$cache/bookworm-minbase-systemd
 if [ -f "$root/.complete" ]; then echo "$root"; exit 0; fi
 
 mirror() {
@@ -27,8 +28,8 @@ mirror() {
 m=$(mirror | head -1)
 mkdir -p "$cache"
 rm -rf "$root.tmp"
-echo "debroot: debootstrap --variant=minbase bookworm from $m (once per machine)" >&2
-debootstrap --variant=minbase bookworm "$root.tmp" "$m" >"$cache/debootstrap.log" 2>&1 ||
+echo "debroot: debootstrap --variant=minbase --include=systemd bookworm from $m (once per machine)" >&2
+debootstrap --variant=minbase --include=systemd bookworm "$root.tmp" "$m" >"$cache/debootstrap.log" 2>&1 ||
 	{ tail -20 "$cache/debootstrap.log" >&2; exit 1; }
 # apt inside the root uses the same mirror.
 echo "deb $m bookworm main" >"$root.tmp/etc/apt/sources.list"
