@@ -6,6 +6,7 @@
 #       GET /admin/runs, with BCAST_READ_TOKEN (else BCAST_TOKEN) as bearer,
 #       2 s at most; nothing when the hub does not answer
 #   --type LIST, bcast-event's TYPE         the known event types
+#   bcast-tail --status, --color, -n, --since  their words (statuses, auto...)
 #   bcast-emit -- CMD ARG...                 a command, then its own completion
 #   --db, --redis, --hub                     URL schemes (sqlite: then a file)
 #   --spool DIR, --config F, --*-file F      directories, files
@@ -13,6 +14,7 @@
 # then the environment, then the configuration file ($BCAST_CONFIG or
 # /etc/bcast/bcast.conf, when readable).
 
+_bcast_statuses="running completed error cancelled paused"
 _bcast_types="run_started run_completed run_error run_cancelled run_paused checkpoint hitl.ack"
 
 # _bcast_setting NAME FLAG: the value of setting NAME (BCAST_HUB, ...) for the
@@ -134,6 +136,23 @@ _bcast_values() {
 		return 0 ;;
 	--fsync)
 		COMPREPLY=($(compgen -W "none batch" -- "$cur"))
+		return 0 ;;
+	--color)
+		COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
+		return 0 ;;
+	--status)
+		if [[ $cur == *,* ]]; then
+			COMPREPLY=($(compgen -P "${cur%,*}," -W "$_bcast_statuses" -- "${cur##*,}"))
+		else
+			COMPREPLY=($(compgen -W "$_bcast_statuses" -- "$cur"))
+		fi
+		compopt -o nospace 2>/dev/null || :
+		return 0 ;;
+	-n | --lines)
+		COMPREPLY=($(compgen -W "10 100 all" -- "$cur"))
+		return 0 ;;
+	--since)
+		COMPREPLY=($(compgen -W "10m 1h 1d" -- "$cur"))
 		return 0 ;;
 	esac
 

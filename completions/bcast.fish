@@ -123,3 +123,7 @@ end
 complete -c bcast-emit -n __bcast_after_dashdash -a '(__bcast_command)'
 complete -c bcast-event -n '__bcast_positional 0' -a '$__bcast_types'
 complete -c bcast-tail -n '__bcast_positional 0' -a '(__bcast_threads)'
+complete -c bcast-tail -n '__bcast_prev_is --color' -a 'auto always never'
+complete -c bcast-tail -n '__bcast_prev_is --status' -a 'running completed error cancelled paused'
+complete -c bcast-tail -n '__bcast_prev_is -n --lines' -a '10 100 all'
+complete -c bcast-tail -n '__bcast_prev_is --since' -a '10m 1h 1d'

@@ -253,14 +253,14 @@ print(json.dumps({"thread_id": "big", "seq": 2, "line": "small"}))' >"$T/big.ndj
 	[ $(((end - start) / 1000000)) -lt 5000 ]
 }
 
-@test "SIGTERM and SIGINT end it at once with status 0, also while retrying" {
+@test "SIGTERM ends it at once with 0, SIGINT (Ctrl-C) with 130, also while retrying" {
 	start_hub
-	for sig in TERM INT; do
+	for sig in TERM:0 INT:130; do
 		bg bcast-tail -t sig >"$T/out"
 		wait_for 10 subs_are thread 1
-		kill -"$sig" "$BG_PID"
+		kill -"${sig%:*}" "$BG_PID"
 		wait_exit "$BG_PID" 3
-		[ "$EXIT_STATUS" -eq 0 ]
+		[ "$EXIT_STATUS" -eq "${sig#*:}" ] || { echo "$sig: $EXIT_STATUS"; false; }
 		wait_for 10 subs_are thread 0
 	done
 	bg bcast-tail -q --hub "http://127.0.0.1:$(free_port)" -t x
@@ -295,7 +295,11 @@ print(json.dumps({"thread_id": "big", "seq": 2, "line": "small"}))' >"$T/big.ndj
 @test "bad thread id, bad options and misuse exit 64 with a hint" {
 	for args in "-t bad/id" "-t ''" "--type checkpoint" "--admin --type Bad" \
 		"--admin --type a,,b" "--count 0" "--count x" "--timeout -1" \
-		"--hub ftp://x" "extra" "--no-such"; do
+		"--hub ftp://x" "-t a extra" "a b" "--no-such" "-n -1" "-n x t" "-n 5" \
+		"--since 5 t" "--since yesterday t" "--since 2026-13-01 t" "--no-follow" \
+		"--exit-status" "--color sometimes" "--grep '(' t" "--invert t" \
+		"--admin -n 5" "--admin --grep x" "--list t" "--list --grep x" \
+		"--status running" "--list --status done" "--read-token-file /nonexistent t"; do
 		eval "run bcast-tail $args"
 		[ "$status" -eq 64 ] || { echo "$args: $status"; false; }
 		[[ "$output" == *"Try 'bcast-tail --help' for more information."* ]]
@@ -309,7 +313,9 @@ print(json.dumps({"thread_id": "big", "seq": 2, "line": "small"}))' >"$T/big.ndj
 	run bcast-tail --help
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == "Usage: bcast-tail "* ]]
-	for o in --thread --admin --type --json --hub --count --timeout --once --quiet; do
+	for o in --thread --lines --since --follow --no-follow --exit-status \
+		--timestamps --color --grep --invert --admin --type --list --status \
+		--json --hub --read-token-file --count --timeout --once --quiet; do
 		[[ "$output" == *"$o"* ]]
 	done
 	run bcast-tail -h
@@ -317,4 +323,137 @@ print(json.dumps({"thread_id": "big", "seq": 2, "line": "small"}))' >"$T/big.ndj
 	run bcast-tail --version
 	[ "$status" -eq 0 ]
 	[ "$output" = "bcast-tail $(cat "$REPO/VERSION")" ]
+}
+
+# --- history, follow-to-the-end, output options (issue 7) ---
+
+# emit_run TID N: a finished run of N lines "line 1".."line N" on the hub's DB.
+emit_run() {
+	seq 1 "$2" | sed 's/^/line /' | bcast-emit -t "$1" 2>"$T/emit-$1.err"
+}
+
+@test "--no-follow prints the last N lines and exits; default 10, -n all, -n 0, --json" {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=none
+	start_hub --db "$BCAST_DB"
+	emit_run done1 30
+	run bcast-tail -n 3 --no-follow done1
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'line 28\nline 29\nline 30')" ]
+	run bcast-tail --no-follow -t done1
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(seq 21 30 | sed 's/^/line /')" ]
+	run bcast-tail -n all --no-follow done1
+	[ "$output" = "$(seq 1 30 | sed 's/^/line /')" ]
+	run bcast-tail -n 0 --no-follow done1
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run bcast-tail -n 2 --no-follow --json done1
+	python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.argv[1].splitlines()]
+assert [(r["thread_id"], r["seq"], r["line"]) for r in recs] == [("done1", 29, "line 29"), ("done1", 30, "line 30")], recs
+assert all(r["ts"] and r["stream"] == "stdout" for r in recs), recs
+' "$output"
+	run bcast-tail -n 5 --no-follow never-ran
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "--grep and --invert select lines (POSIX extended); --timestamps puts ts first" {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=none
+	start_hub --db "$BCAST_DB"
+	emit_run g 30
+	run bcast-tail -n all --no-follow --grep '^line (1|2)5$' g
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'line 15\nline 25')" ]
+	run bcast-tail -n all --no-follow --grep '[05]$' --invert g
+	[ "${#lines[@]}" -eq 24 ]
+	[ "$(printf '%s\n' "${lines[@]}" | grep -c '[05]$')" -eq 0 ]
+	run bcast-tail -n 10 --no-follow --grep 'line 2' g   # -n counts before --grep
+	[ "$output" = "$(printf 'line 21\nline 22\nline 23\nline 24\nline 25\nline 26\nline 27\nline 28\nline 29')" ]
+	run bcast-tail -n 1 --no-follow --timestamps g
+	[[ "$output" =~ ^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9:.]+Z\ line\ 30$ ]]
+}
+
+@test "--since: a duration back from now or a time, with and without -n" {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=none
+	start_hub --db "$BCAST_DB"
+	emit_run since 1
+	old=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%S.000000Z)
+	mid=$(date -u -d '-30 minutes' +%Y-%m-%dT%H:%M:%S.000000Z)
+	now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+	sql "$BCAST_DB" "DELETE FROM thread_logs WHERE thread_id = 'since';
+		INSERT INTO thread_logs (thread_id, seq, ts, stream, line) VALUES
+		('since', 1, '$old', 'stdout', 'two hours ago'),
+		('since', 2, '$mid', 'stdout', 'half an hour ago'),
+		('since', 3, '$now', 'stderr', 'just now')"
+	run bcast-tail --since 1h --no-follow since
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'half an hour ago\njust now')" ]
+	run bcast-tail --since "$(date -u -d '-45 minutes' +%Y-%m-%dT%H:%M:%SZ)" --no-follow since
+	[ "$output" = "$(printf 'half an hour ago\njust now')" ]
+	run bcast-tail --since "$(date -d '-3 hours' '+%Y-%m-%d %H:%M')" --no-follow since
+	[ "${#lines[@]}" -eq 3 ]
+	run bcast-tail --since 1.5h -n 1 --no-follow since
+	[ "$output" = "just now" ]
+	run bcast-tail --since 1d --no-follow since
+	[ "${#lines[@]}" -eq 3 ]
+	run bcast-tail --since 10s --no-follow since
+	[ "$output" = "just now" ]
+}
+
+@test "--color: one stable colour per thread, stderr lines red; never on a pipe by default" {
+	start_hub
+	bg bcast-tail --color always --count 4 >"$T/out"
+	wait_for 10 subs_are global 1
+	post_lines run-a 1 "a1"
+	post_lines run-b 1 "b1"
+	post_lines run-a 2 "a2"
+	printf '%s\n' '{"thread_id":"run-a","seq":3,"stream":"stderr","line":"oops"}' |
+		curl -sf -X POST -H 'Content-Type: application/x-ndjson' --data-binary @- \
+			"$BCAST_HUB/api/runs/run-a/logs" >/dev/null
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	mapfile -t got <"$T/out"
+	esc=$'\033'
+	[[ "${got[0]}" =~ ^${esc}\[([0-9]+)m"run-a"${esc}\[0m\ \|\ a1$ ]]
+	ca=${BASH_REMATCH[1]}
+	[[ "${got[1]}" =~ ^${esc}\[([0-9]+)m"run-b"${esc}\[0m\ \|\ b1$ ]]
+	[ "${got[2]}" = "${esc}[${ca}mrun-a${esc}[0m | a2" ]
+	[ "${got[3]}" = "${esc}[${ca}mrun-a${esc}[0m | ${esc}[31moops${esc}[0m" ]
+	[ "$ca" != 31 ]
+	# Same thread, same colour in another run of the program.
+	bg bcast-tail --color always --count 1 >"$T/out2"
+	wait_for 10 subs_are global 1
+	post_lines run-a 4 "a4"
+	wait_exit "$BG_PID" 10
+	[ "$(cat "$T/out2")" = "${esc}[${ca}mrun-a${esc}[0m | a4" ]
+	# --color auto on a pipe, and never: no escapes at all.
+	bg bcast-tail --count 1 >"$T/out3"
+	wait_for 10 subs_are global 1
+	post_lines run-a 5 "a5"
+	wait_exit "$BG_PID" 10
+	[ "$(cat "$T/out3")" = "run-a | a5" ]
+}
+
+@test "following one thread: the run's end on stderr, exit 0; --exit-status gives its status" {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=none
+	start_hub --db "$BCAST_DB"
+	bg bcast-tail -n 0 --exit-status ends >"$T/out" 2>"$T/err"
+	wait_for 10 subs_are thread 1
+	wait_for 10 subs_are admin 1
+	bcast-emit -t ends -- sh -c 'echo one; echo two >&2; exit 3' >/dev/null 2>&1 || true
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 3 ]
+	[ "$(cat "$T/out")" = "$(printf 'one\ntwo')" ]
+	[ "$(cat "$T/err")" = "bcast-tail: run ends error, exit 3" ]
+
+	bg bcast-tail -n 0 ends2 >"$T/out" 2>"$T/err"
+	wait_for 10 subs_are thread 1
+	wait_for 10 subs_are admin 1
+	bcast-emit -t ends2 -- sh -c 'echo fine' >/dev/null
+	wait_exit "$BG_PID" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "fine" ]
+	[ "$(cat "$T/err")" = "bcast-tail: run ends2 completed, exit 0" ]
 }

@@ -325,7 +325,7 @@ static void conn_stop(struct conn *c)
 {
 	if (c->added)
 		curl_multi_remove_handle(c->f->multi, c->easy);
-	c->added = false;
+	c->added = c->done = false;
 }
 
 /* Why c's attempt failed, into t->why; true if it was refused (4xx or
@@ -381,9 +381,9 @@ static struct conn *pump(struct follow *f, bool until_watch)
 		}
 		if (t->stop != RUN || f->ended || f->refill)
 			return NULL;
-		if (f->main.done)
+		if (f->main.added && f->main.done)
 			return &f->main;
-		if (f->watch.done)
+		if (f->watch.added && f->watch.done)
 			return &f->watch;
 		if (until_watch && f->watch.connected)
 			return NULL;
