@@ -285,13 +285,20 @@ int bc_redis_push(struct bc_redis *r, const char *tid,
 int bc_redis_peek(struct bc_redis *r, const char *tid, size_t max,
                   struct bc_strv *out)
 {
-	char key[BC_TID_MAX + 32], stop[32];
+	return bc_redis_range(r, tid, 0, max, out);
+}
+
+int bc_redis_range(struct bc_redis *r, const char *tid, size_t start,
+                   size_t max, struct bc_strv *out)
+{
+	char key[BC_TID_MAX + 32], first[32], stop[32];
 	if (key_of(r, key, sizeof key, QUEUE_PREFIX, tid) != 0 || ready(r) != 0)
 		return -1;
 	if (max == 0)
 		return 0;
-	snprintf(stop, sizeof stop, "%zu", max - 1);
-	const char *argv[] = { "LRANGE", key, "0", stop };
+	snprintf(first, sizeof first, "%zu", start);
+	snprintf(stop, sizeof stop, "%zu", start + max - 1);
+	const char *argv[] = { "LRANGE", key, first, stop };
 	redisReply *rep = command(r, 4, argv, NULL);
 	if (!rep)
 		return -1;

@@ -46,6 +46,10 @@ int bc_redis_push(struct bc_redis *r, const char *tid,
  * 0 or -1. */
 int bc_redis_peek(struct bc_redis *r, const char *tid, size_t max,
                   struct bc_strv *out);
+/* Read up to max records of tid's queue starting at index start (0 is the
+ * head) into out (appended). 0 or -1. */
+int bc_redis_range(struct bc_redis *r, const char *tid, size_t start,
+                   size_t max, struct bc_strv *out);
 /* Remove the first n records of tid's queue if its head is still first
  * (first_len bytes). Returns 1 when removed, 0 when the head changed (another
  * flusher got there; nothing removed), -1 on error. */

@@ -384,19 +384,11 @@ static int take_line(struct bc_spool *s, const char *p, size_t n,
 	return 0;
 }
 
-int bc_spool_read(struct bc_spool *s, const char *path, struct bc_strv *out,
-                  size_t *skipped)
+/* Read the complete records of the open journal fd (named path) into out
+ * and close fd. */
+static int read_fd(struct bc_spool *s, int fd, const char *path,
+                   struct bc_strv *out, size_t *skipped)
 {
-	size_t dummy = 0;
-	if (!skipped)
-		skipped = &dummy;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		set_err(s, "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
 	struct bc_buf line;
 	bc_buf_init(&line, READ_LINE_MAX);
 	char chunk[65536];
@@ -438,6 +430,66 @@ int bc_spool_read(struct bc_spool *s, const char *path, struct bc_strv *out,
 		(*skipped)++;
 	bc_buf_free(&line);
 	close(fd);
+	return rc;
+}
+
+int bc_spool_read(struct bc_spool *s, const char *path, struct bc_strv *out,
+                  size_t *skipped)
+{
+	size_t dummy = 0;
+	if (!skipped)
+		skipped = &dummy;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		set_err(s, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return read_fd(s, fd, path, out, skipped);
+}
+
+int bc_spool_peek(struct bc_spool *s, const char *tid, struct bc_strv *out,
+                  size_t *skipped)
+{
+	char path[4096], claimed[4200], prefix[BC_TID_MAX + 32];
+	size_t dummy = 0;
+	if (!skipped)
+		skipped = &dummy;
+	if (path_of(s, path, sizeof path, tid, ".journal") != 0)
+		return -1;
+	int live = open(path, O_RDONLY | O_CLOEXEC);
+	if (live < 0 && errno != ENOENT) {
+		set_err(s, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	DIR *d = opendir(s->dir);
+	if (!d) {
+		int missing = errno == ENOENT;
+		if (!missing)
+			set_err(s, "cannot read %s: %s", s->dir, strerror(errno));
+		if (live >= 0)
+			close(live);
+		return missing ? 0 : -1;
+	}
+	snprintf(prefix, sizeof prefix, "%s.journal.flushing.", tid);
+	size_t plen = strlen(prefix);
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen) != 0 ||
+		    !claim_tail(e->d_name + plen))
+			continue;
+		snprintf(claimed, sizeof claimed, "%s/%s", s->dir, e->d_name);
+		rc = bc_spool_read(s, claimed, out, skipped);
+	}
+	closedir(d);
+	if (live >= 0) {
+		if (rc == 0)
+			rc = read_fd(s, live, path, out, skipped);
+		else
+			close(live);
+	}
 	return rc;
 }
 

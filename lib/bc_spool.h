@@ -51,6 +51,14 @@ int bc_spool_claim(struct bc_spool *s, const char *tid, struct bc_strv *out);
  * lines are skipped and counted in *skipped (may be NULL). 0 or -1. */
 int bc_spool_read(struct bc_spool *s, const char *path, struct bc_strv *out,
                   size_t *skipped);
+/* Read, without claiming anything, the complete records of every journal
+ * of tid (live and claimed) into out, in no particular order. The live
+ * journal is opened before the claimed ones are listed, so a record moved
+ * by a concurrent claim is still read, and a claimed journal is only
+ * removed after its records are committed to the store: a reader that
+ * reads the spool and then the store misses nothing. 0 or -1. */
+int bc_spool_peek(struct bc_spool *s, const char *tid, struct bc_strv *out,
+                  size_t *skipped);
 /* Remove a claimed journal once its records are committed. 0 or -1. */
 int bc_spool_remove(struct bc_spool *s, const char *path);
 

@@ -153,7 +153,20 @@ long long bc_store_history(struct bc_store *st, const char *tid,
 	}
 	if (limit == 0)
 		return 0;
-	return st->ops->history(st, tid, after, limit, cb, arg);
+	return st->ops->history(st, tid, after, limit, 0, cb, arg);
+}
+
+long long bc_store_history_desc(struct bc_store *st, const char *tid,
+                                long long after, long long limit,
+                                bc_store_row_cb cb, void *arg)
+{
+	if (!bc_tid_valid(tid)) {
+		bc_store_set_err(st, "invalid thread id");
+		return -1;
+	}
+	if (limit == 0)
+		return 0;
+	return st->ops->history(st, tid, after, limit, 1, cb, arg);
 }
 
 static long long aggregate(struct bc_store *st, const char *tid,
@@ -184,4 +197,44 @@ int bc_store_set_run(struct bc_store *st, const char *tid, const char *status,
 		return -1;
 	}
 	return st->ops->set_run(st, tid, status, exit_code);
+}
+
+int bc_store_run_start(struct bc_store *st, const char *tid)
+{
+	if (!bc_tid_valid(tid)) {
+		bc_store_set_err(st, "invalid thread id");
+		return -1;
+	}
+	return st->ops->run_start(st, tid);
+}
+
+static const char *const run_statuses[] = {
+	"running", "completed", "error", "cancelled", "paused",
+};
+
+int bc_store_run_status_bit(const char *status)
+{
+	for (size_t i = 0; i < sizeof run_statuses / sizeof *run_statuses; i++)
+		if (strcmp(status, run_statuses[i]) == 0)
+			return 1 << i;
+	return 0;
+}
+
+long long bc_store_runs(struct bc_store *st, int mask, const char *before,
+                        long long limit, bc_store_run_cb cb, void *arg)
+{
+	char in[128] = "";
+	size_t n = 0;
+
+	if (before && !bc_store_ts_ok(before)) {
+		bc_store_set_err(st, "invalid time '%s'", before);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof run_statuses / sizeof *run_statuses; i++)
+		if (mask & (1 << i))
+			n += (size_t)snprintf(in + n, sizeof in - n, "%s'%s'",
+			                      n ? "," : "", run_statuses[i]);
+	if (n == 0 || limit == 0)
+		return 0;
+	return st->ops->runs(st, in, before, limit, cb, arg);
 }

@@ -50,11 +50,57 @@ long long bc_store_count(struct bc_store *st, const char *tid);
 /* The highest seq stored for tid (0 when none), or -1. */
 long long bc_store_max_seq(struct bc_store *st, const char *tid);
 
-/* Record the status of run tid in table thread_runs (thread_id, status,
- * exit_code, updated_at), replacing any earlier one. status is e.g.
- * "completed", "error", "cancelled", "paused"; a negative exit_code is
- * stored as NULL. 0 or -1. */
+/* Like bc_store_history, but the newest first: rows of tid with seq >
+ * after, highest seq first, at most limit. Returns the rows passed to cb,
+ * or -1. */
+long long bc_store_history_desc(struct bc_store *st, const char *tid,
+                                long long after, long long limit,
+                                bc_store_row_cb cb, void *arg);
+
+/* Runs live in table thread_runs:
+ *   thread_id TEXT PRIMARY KEY, status TEXT NOT NULL, exit_code INTEGER,
+ *   updated_at, started_at, ended_at (TIMESTAMPTZ; TEXT in SQLite)
+ * Tables made by older versions gain started_at and ended_at when opened. */
+
+/* Mark run tid running since now: status "running", started_at now,
+ * ended_at and exit_code NULL (a reused thread id starts a new run).
+ * 0 or -1. */
+int bc_store_run_start(struct bc_store *st, const char *tid);
+/* True if ts is "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" with
+ * plausible field values, so PostgreSQL will accept it. Backends store
+ * the insert time instead of a ts that is not. */
+int bc_store_ts_ok(const char *ts);
+
+/* Record the status of run tid, replacing any earlier one. status is
+ * "completed", "error", "cancelled", "paused" (ended_at becomes now) or
+ * "running" (ended_at NULL); a negative exit_code is stored as NULL.
+ * started_at is kept; a run first seen here gets none. 0 or -1. */
 int bc_store_set_run(struct bc_store *st, const char *tid, const char *status,
                      int exit_code);
+
+/* One row of the runs list. Times are RFC 3339 UTC ("" when NULL). */
+struct bc_run {
+	char thread_id[BC_TID_MAX + 1];
+	char status[16];
+	char started_at[BC_TS_LEN];
+	char ended_at[BC_TS_LEN];
+	char sort_key[BC_TS_LEN];  /* started_at, else updated_at: the order */
+	int exit_code;             /* -1 when NULL */
+	long long lines;           /* rows stored in thread_logs */
+};
+/* Bits of bc_store_runs' status filter. */
+enum {
+	BC_RUN_RUNNING = 1, BC_RUN_COMPLETED = 2, BC_RUN_ERROR = 4,
+	BC_RUN_CANCELLED = 8, BC_RUN_PAUSED = 16, BC_RUN_ALL = 31,
+};
+/* The bit of a status name, 0 when it is not one. */
+int bc_store_run_status_bit(const char *status);
+typedef int (*bc_store_run_cb)(const struct bc_run *r, void *arg);
+/* Runs whose status is in mask, newest first by sort_key, only those
+ * with sort_key < before when before is not NULL (an RFC 3339 time), at
+ * most limit. Returns the rows passed to cb (a non-zero return stops), or
+ * -1. */
+long long bc_store_runs(struct bc_store *st, int mask, const char *before,
+                        long long limit, bc_store_run_cb cb, void *arg);
 
 #endif

@@ -17,8 +17,9 @@ struct bc_store_ops {
 	void (*close)(struct bc_store *st);
 	long long (*insert)(struct bc_store *st, const struct bc_record *recs,
 	                    size_t n);
+	/* desc: newest first */
 	long long (*history)(struct bc_store *st, const char *tid,
-	                     long long after, long long limit,
+	                     long long after, long long limit, int desc,
 	                     bc_store_row_cb cb, void *arg);
 	/* SELECT expr FROM thread_logs WHERE thread_id = tid, as an integer;
 	 * expr is one of the library's own constants, never outside input. */
@@ -26,6 +27,12 @@ struct bc_store_ops {
 	                       const char *expr);
 	int (*set_run)(struct bc_store *st, const char *tid, const char *status,
 	               int exit_code);
+	int (*run_start)(struct bc_store *st, const char *tid);
+	/* status_in: a SQL list of quoted status names built by the front
+	 * from the mask (library constants only). */
+	long long (*runs)(struct bc_store *st, const char *status_in,
+	                  const char *before, long long limit,
+	                  bc_store_run_cb cb, void *arg);
 };
 
 struct bc_store {
@@ -40,9 +47,5 @@ extern const struct bc_store_ops bc_store_pg_ops;
 /* Set st->err, printf-style. */
 void bc_store_set_err(struct bc_store *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* True if ts is "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" with
- * plausible field values, so PostgreSQL will accept it. Backends store
- * the insert time instead of a ts that is not. */
-int bc_store_ts_ok(const char *ts);
 
 #endif

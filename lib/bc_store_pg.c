@@ -47,7 +47,13 @@ static const char schema[] =
 	" status TEXT NOT NULL,"
 	" exit_code INTEGER,"
 	" updated_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+	"ALTER TABLE thread_runs ADD COLUMN IF NOT EXISTS started_at TIMESTAMPTZ;"
+	"ALTER TABLE thread_runs ADD COLUMN IF NOT EXISTS ended_at TIMESTAMPTZ;"
 	"COMMIT;";
+
+/* A TIMESTAMPTZ column as RFC 3339 UTC with microseconds. */
+#define TS_TEXT(col) "to_char(" col " AT TIME ZONE 'UTC'," \
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 static void quiet(void *arg, const char *msg)
 {
@@ -285,18 +291,22 @@ static PGresult *query(struct bc_store *st, const char *sql, int nparams,
 }
 
 static long long pg_history(struct bc_store *st, const char *tid,
-                            long long after, long long limit,
+                            long long after, long long limit, int desc,
                             bc_store_row_cb cb, void *arg)
 {
 	char a[24], l[24];
 	snprintf(a, sizeof a, "%lld", after);
 	snprintf(l, sizeof l, "%lld", limit);
 	const char *vals[] = { tid, a, limit < 0 ? NULL : l };
-	PGresult *res = query(st,
-	                      "SELECT seq, to_char(ts AT TIME ZONE 'UTC',"
-	                      " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), stream, line"
-	                      " FROM thread_logs WHERE thread_id = $1"
-	                      " AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint",
+	PGresult *res = query(st, desc
+	                      ? "SELECT seq, " TS_TEXT("ts") ", stream, line"
+	                        " FROM thread_logs WHERE thread_id = $1"
+	                        " AND seq > $2::bigint ORDER BY seq DESC"
+	                        " LIMIT $3::bigint"
+	                      : "SELECT seq, " TS_TEXT("ts") ", stream, line"
+	                        " FROM thread_logs WHERE thread_id = $1"
+	                        " AND seq > $2::bigint ORDER BY seq"
+	                        " LIMIT $3::bigint",
 	                      3, vals, PGRES_TUPLES_OK);
 	if (!res)
 		return -1;
@@ -341,17 +351,79 @@ static int pg_set_run(struct bc_store *st, const char *tid, const char *status,
 	const char *vals[] = { tid, status, exit_code < 0 ? NULL : code };
 	PGresult *res = query(st,
 	                      "INSERT INTO thread_runs"
-	                      " (thread_id, status, exit_code, updated_at)"
-	                      " VALUES ($1, $2, $3::integer, now())"
+	                      " (thread_id, status, exit_code, updated_at, ended_at)"
+	                      " VALUES ($1, $2, $3::integer, now(),"
+	                      " CASE WHEN $2 = 'running' THEN NULL ELSE now() END)"
 	                      " ON CONFLICT (thread_id) DO UPDATE SET"
 	                      " status = excluded.status,"
 	                      " exit_code = excluded.exit_code,"
-	                      " updated_at = excluded.updated_at",
+	                      " updated_at = excluded.updated_at,"
+	                      " ended_at = excluded.ended_at",
 	                      3, vals, PGRES_COMMAND_OK);
 	if (!res)
 		return -1;
 	PQclear(res);
 	return 0;
+}
+
+static int pg_run_start(struct bc_store *st, const char *tid)
+{
+	const char *vals[] = { tid };
+	PGresult *res = query(st,
+	                      "INSERT INTO thread_runs (thread_id, status,"
+	                      " exit_code, updated_at, started_at, ended_at)"
+	                      " VALUES ($1, 'running', NULL, now(), now(), NULL)"
+	                      " ON CONFLICT (thread_id) DO UPDATE SET"
+	                      " status = 'running', exit_code = NULL,"
+	                      " updated_at = excluded.updated_at,"
+	                      " started_at = excluded.started_at, ended_at = NULL",
+	                      1, vals, PGRES_COMMAND_OK);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static long long pg_runs(struct bc_store *st, const char *status_in,
+                         const char *before, long long limit,
+                         bc_store_run_cb cb, void *arg)
+{
+	char sql[1024], l[24];
+	snprintf(l, sizeof l, "%lld", limit);
+	snprintf(sql, sizeof sql,
+	         "SELECT thread_id, status, " TS_TEXT("started_at") ","
+	         " " TS_TEXT("ended_at") ","
+	         " " TS_TEXT("coalesce(started_at, updated_at)") ", exit_code,"
+	         " (SELECT count(*) FROM thread_logs l"
+	         "  WHERE l.thread_id = r.thread_id)"
+	         " FROM thread_runs r WHERE status IN (%s)"
+	         " AND ($2::timestamptz IS NULL OR"
+	         "  coalesce(started_at, updated_at) < $2::timestamptz)"
+	         " ORDER BY coalesce(started_at, updated_at) DESC, thread_id DESC"
+	         " LIMIT $1::bigint",
+	         status_in);
+	const char *vals[] = { limit < 0 ? NULL : l, before };
+	PGresult *res = query(st, sql, 2, vals, PGRES_TUPLES_OK);
+	if (!res)
+		return -1;
+	long long rows = 0;
+	int n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		struct bc_run r;
+		memset(&r, 0, sizeof r);
+		snprintf(r.thread_id, sizeof r.thread_id, "%s", PQgetvalue(res, i, 0));
+		snprintf(r.status, sizeof r.status, "%s", PQgetvalue(res, i, 1));
+		snprintf(r.started_at, sizeof r.started_at, "%s", PQgetvalue(res, i, 2));
+		snprintf(r.ended_at, sizeof r.ended_at, "%s", PQgetvalue(res, i, 3));
+		snprintf(r.sort_key, sizeof r.sort_key, "%s", PQgetvalue(res, i, 4));
+		r.exit_code = PQgetisnull(res, i, 5) ? -1 : atoi(PQgetvalue(res, i, 5));
+		r.lines = atoll(PQgetvalue(res, i, 6));
+		rows++;
+		if (cb && cb(&r, arg) != 0)
+			break;
+	}
+	PQclear(res);
+	return rows;
 }
 
 const struct bc_store_ops bc_store_pg_ops = {
@@ -362,4 +434,6 @@ const struct bc_store_ops bc_store_pg_ops = {
 	.history = pg_history,
 	.aggregate = pg_aggregate,
 	.set_run = pg_set_run,
+	.run_start = pg_run_start,
+	.runs = pg_runs,
 };

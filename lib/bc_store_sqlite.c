@@ -35,7 +35,15 @@ static const char schema[] =
 	" thread_id TEXT PRIMARY KEY,"
 	" status TEXT NOT NULL,"
 	" exit_code INTEGER,"
-	" updated_at TEXT NOT NULL);";
+	" updated_at TEXT NOT NULL,"
+	" started_at TEXT,"
+	" ended_at TEXT);";
+
+/* Columns that tables made by older versions lack. */
+static const char *const migrations[] = {
+	"ALTER TABLE thread_runs ADD COLUMN started_at TEXT",
+	"ALTER TABLE thread_runs ADD COLUMN ended_at TEXT",
+};
 
 static int fail(struct bc_store *st, const char *what)
 {
@@ -99,6 +107,13 @@ static int sq_open(struct bc_store *st, const char *path)
 		                 sqlite3_errmsg(q->db));
 		return -1;
 	}
+	for (size_t i = 0; i < sizeof migrations / sizeof *migrations; i++)
+		if (exec_retry(q->db, migrations[i]) != SQLITE_OK &&
+		    !strstr(sqlite3_errmsg(q->db), "duplicate column")) {
+			bc_store_set_err(st, "cannot migrate SQLite database %s: %s",
+			                 path, sqlite3_errmsg(q->db));
+			return -1;
+		}
 	if (sqlite3_prepare_v2(q->db,
 	                       "INSERT OR IGNORE INTO thread_logs"
 	                       " (thread_id, seq, ts, stream, line)"
@@ -162,15 +177,18 @@ static long long sq_insert(struct bc_store *st, const struct bc_record *recs,
 }
 
 static long long sq_history(struct bc_store *st, const char *tid,
-                            long long after, long long limit,
+                            long long after, long long limit, int desc,
                             bc_store_row_cb cb, void *arg)
 {
 	struct sq *q = st->impl;
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT seq, ts, stream, line FROM thread_logs"
-	                       " WHERE thread_id = ? AND seq > ?"
-	                       " ORDER BY seq LIMIT ?",
+	if (sqlite3_prepare_v2(q->db, desc
+	                       ? "SELECT seq, ts, stream, line FROM thread_logs"
+	                         " WHERE thread_id = ? AND seq > ?"
+	                         " ORDER BY seq DESC LIMIT ?"
+	                       : "SELECT seq, ts, stream, line FROM thread_logs"
+	                         " WHERE thread_id = ? AND seq > ?"
+	                         " ORDER BY seq LIMIT ?",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return fail(st, "SELECT");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
@@ -230,10 +248,11 @@ static int sq_set_run(struct bc_store *st, const char *tid, const char *status,
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(q->db,
 	                       "INSERT INTO thread_runs"
-	                       " (thread_id, status, exit_code, updated_at)"
-	                       " VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET"
+	                       " (thread_id, status, exit_code, updated_at, ended_at)"
+	                       " VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET"
 	                       " status = excluded.status, exit_code = excluded.exit_code,"
-	                       " updated_at = excluded.updated_at",
+	                       " updated_at = excluded.updated_at,"
+	                       " ended_at = excluded.ended_at",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return fail(st, "INSERT");
 	char now[BC_TS_LEN];
@@ -245,9 +264,92 @@ static int sq_set_run(struct bc_store *st, const char *tid, const char *status,
 	else
 		sqlite3_bind_int(s, 3, exit_code);
 	sqlite3_bind_text(s, 4, now, -1, SQLITE_STATIC);
+	if (strcmp(status, "running") == 0)
+		sqlite3_bind_null(s, 5);
+	else
+		sqlite3_bind_text(s, 5, now, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : fail(st, "INSERT");
 	sqlite3_finalize(s);
 	return rc;
+}
+
+static int sq_run_start(struct bc_store *st, const char *tid)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(q->db,
+	                       "INSERT INTO thread_runs (thread_id, status,"
+	                       " exit_code, updated_at, started_at, ended_at)"
+	                       " VALUES (?, 'running', NULL, ?, ?, NULL)"
+	                       " ON CONFLICT (thread_id) DO UPDATE SET"
+	                       " status = 'running', exit_code = NULL,"
+	                       " updated_at = excluded.updated_at,"
+	                       " started_at = excluded.started_at, ended_at = NULL",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "INSERT");
+	char now[BC_TS_LEN];
+	bc_ts_now(now);
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, now, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : fail(st, "INSERT");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Copy column i (text or NULL) to out. */
+static void col_text(sqlite3_stmt *s, int i, char *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
+static long long sq_runs(struct bc_store *st, const char *status_in,
+                         const char *before, long long limit,
+                         bc_store_run_cb cb, void *arg)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	char sql[1024];
+	snprintf(sql, sizeof sql,
+	         "SELECT thread_id, status, started_at, ended_at,"
+	         " coalesce(started_at, updated_at) AS k, exit_code,"
+	         " (SELECT count(*) FROM thread_logs l"
+	         "  WHERE l.thread_id = r.thread_id)"
+	         " FROM thread_runs r WHERE status IN (%s)%s"
+	         " ORDER BY k DESC, thread_id DESC LIMIT ?",
+	         status_in, before ? " AND coalesce(started_at, updated_at) < ?" : "");
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "SELECT");
+	int k = 1;
+	if (before)
+		sqlite3_bind_text(s, k++, before, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, k, limit < 0 ? -1 : limit);
+	long long rows = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct bc_run r;
+		memset(&r, 0, sizeof r);
+		col_text(s, 0, r.thread_id, sizeof r.thread_id);
+		col_text(s, 1, r.status, sizeof r.status);
+		col_text(s, 2, r.started_at, sizeof r.started_at);
+		col_text(s, 3, r.ended_at, sizeof r.ended_at);
+		col_text(s, 4, r.sort_key, sizeof r.sort_key);
+		r.exit_code = sqlite3_column_type(s, 5) == SQLITE_NULL
+		            ? -1 : sqlite3_column_int(s, 5);
+		r.lines = sqlite3_column_int64(s, 6);
+		rows++;
+		if (cb && cb(&r, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		fail(st, "SELECT");
+		rows = -1;
+	}
+	sqlite3_finalize(s);
+	return rows;
 }
 
 const struct bc_store_ops bc_store_sqlite_ops = {
@@ -258,4 +360,6 @@ const struct bc_store_ops bc_store_sqlite_ops = {
 	.history = sq_history,
 	.aggregate = sq_aggregate,
 	.set_run = sq_set_run,
+	.run_start = sq_run_start,
+	.runs = sq_runs,
 };

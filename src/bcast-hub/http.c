@@ -28,14 +28,12 @@
 #include "bc_sse.h"
 #include "bc_tid.h"
 #include "hub.h"
+#include "rest.h"
 
-#define HISTORY_SOFT_MAX ((size_t)64 << 20) /* a page stops growing here */
-#define HISTORY_HARD_MAX ((size_t)80 << 20)
-#define STORE_RETRY_US 1000000
 
 enum route {
 	R_NONE, R_HEALTHZ, R_METRICS, R_LOGS_STREAM, R_THREAD_STREAM,
-	R_INGEST, R_ADMIN_STREAM, R_ADMIN_POST, R_HISTORY
+	R_INGEST, R_ADMIN_STREAM, R_ADMIN_POST, R_HISTORY, R_RUNS
 };
 
 enum { M_GET = 1, M_POST = 2 };
@@ -54,6 +52,7 @@ static const struct {
 	{ R_ADMIN_STREAM, M_GET, 1, "GET, OPTIONS" },
 	{ R_ADMIN_POST, M_POST, 0, "POST, OPTIONS" },
 	{ R_HISTORY, M_GET, 0, "GET, HEAD, OPTIONS" },
+	{ R_RUNS, M_GET, 0, "GET, HEAD, OPTIONS" },
 };
 
 struct target {
@@ -61,24 +60,6 @@ struct target {
 	int tid_ok;
 	char tid[BC_TID_MAX + 1];
 };
-
-int hub_store_ensure(struct hub *h, char *err, size_t errlen)
-{
-	int64_t now = bc_now_us();
-
-	if (h->store != NULL)
-		return 0;
-	if (now < h->store_retry_us) {
-		snprintf(err, errlen, "database unavailable (retrying)");
-		return -1;
-	}
-	h->store = bc_store_open(h->db_url, err, errlen);
-	if (h->store == NULL) {
-		h->store_retry_us = now + STORE_RETRY_US;
-		return -1;
-	}
-	return 0;
-}
 
 /* Append s as a JSON string (with quotes) to out. */
 static void json_string(struct evbuffer *out, const char *s)
@@ -127,12 +108,34 @@ static void send_text(struct evhttp_request *req, int code, const char *ctype,
 	evbuffer_free(b);
 }
 
-static void send_error(struct hub *h, struct evhttp_request *req, int code,
-                       enum hub_reject why, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static void buf_cleanup(const void *data, size_t len, void *extra)
+{
+	(void)len;
+	(void)extra;
+	free((void *)data);
+}
 
-static void send_error(struct hub *h, struct evhttp_request *req, int code,
-                       enum hub_reject why, const char *fmt, ...)
+void hub_send_owned(struct evhttp_request *req, int code, const char *ctype,
+                    struct bc_buf *body)
+{
+	struct evbuffer *b = evbuffer_new();
+	size_t n;
+	char *data = bc_buf_steal(body, &n);
+
+	if (b == NULL || data == NULL ||
+	    evbuffer_add_reference(b, data, n, buf_cleanup, NULL) != 0) {
+		free(data);
+		if (b != NULL)
+			evbuffer_free(b);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	send_buf(req, code, ctype, b);
+	evbuffer_free(b);
+}
+
+void hub_send_error(struct hub *h, struct evhttp_request *req, int code,
+                    enum hub_reject why, const char *fmt, ...)
 {
 	struct evbuffer *b = evbuffer_new();
 	char msg[512];
@@ -208,6 +211,8 @@ static void parse_target(const char *path, struct target *t)
 		t->r = R_ADMIN_STREAM;
 	else if (strcmp(path, "/api/admin-events") == 0)
 		t->r = R_ADMIN_POST;
+	else if (strcmp(path, "/admin/runs") == 0)
+		t->r = R_RUNS;
 	else if (!match_tid_route(t, path, "/api/runs/", "logs", R_INGEST) &&
 	         !match_tid_route(t, path, "/api/runs/", "logs/stream", R_THREAD_STREAM) &&
 	         !match_tid_route(t, path, "/admin/runs/", "logs", R_HISTORY))
@@ -282,12 +287,12 @@ static void handle_ingest(struct hub *h, struct evhttp_request *req,
 			continue;
 		memset(&r, 0, sizeof r);
 		if (bc_record_decode(p, n, &r, err, sizeof err) != 0) {
-			send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+			hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
 			           "line %zu: %s", lineno, err);
 			goto out;
 		}
 		if (strcmp(r.thread_id, tid) != 0) {
-			send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+			hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
 			           "line %zu: thread_id %s does not match the path (%s)",
 			           lineno, r.thread_id, tid);
 			bc_record_clear(&r);
@@ -297,7 +302,7 @@ static void handle_ingest(struct hub *h, struct evhttp_request *req,
 		bc_buf_reset(&json);
 		if (bc_record_encode(&r, &json) != 0 ||
 		    bc_sse_frame(&frames, id, json.data, json.len) != 0) {
-			send_error(h, req, 413, HUB_REJ_TOO_LARGE,
+			hub_send_error(h, req, 413, HUB_REJ_TOO_LARGE,
 			           "line %zu: body too large once encoded", lineno);
 			bc_record_clear(&r);
 			goto out;
@@ -330,7 +335,7 @@ static void handle_admin_post(struct hub *h, struct evhttp_request *req)
 	memset(&e, 0, sizeof e);
 	bc_buf_init(&json, 0);
 	if (bc_event_decode(body, len, &e, err, sizeof err) != 0) {
-		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST, "%s", err);
+		hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST, "%s", err);
 		return;
 	}
 	if (bc_event_encode(&e, &json) != 0 ||
@@ -340,102 +345,11 @@ static void handle_admin_post(struct hub *h, struct evhttp_request *req)
 		goto out;
 	}
 	h->metrics.admin_events++;
+	rest_run_event(h, &e);
 	send_text(req, HTTP_OK, "application/json", ok, sizeof ok - 1);
 out:
 	bc_event_clear(&e);
 	bc_buf_free(&json);
-}
-
-/* Parse a whole decimal integer in [min, LLONG_MAX]. 0 or -1. */
-static int parse_ll(const char *s, long long min, long long *out)
-{
-	char *end;
-	long long v;
-
-	if (s == NULL || *s == '\0' || *s == ' ')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-struct history {
-	struct bc_buf out;
-	long long rows;
-	int full;
-};
-
-static int history_row(const struct bc_record *r, void *arg)
-{
-	struct history *hi = arg;
-	size_t mark = hi->out.len;
-
-	if (hi->out.len >= HISTORY_SOFT_MAX ||
-	    (hi->rows > 0 && bc_buf_append(&hi->out, ",", 1) != 0) ||
-	    bc_record_encode(r, &hi->out) != 0) {
-		hi->out.len = mark;
-		hi->full = 1;
-		return 1;
-	}
-	hi->rows++;
-	return 0;
-}
-
-static void handle_history(struct hub *h, struct evhttp_request *req,
-                           const char *tid)
-{
-	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	struct evkeyvalq q;
-	const char *v;
-	long long after = -1, limit = HUB_HISTORY_LIMIT, n;
-	struct history hi;
-	char err[512];
-
-	TAILQ_INIT(&q);
-	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
-		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
-		           "malformed query string");
-		return;
-	}
-	if ((v = evhttp_find_header(&q, "after")) != NULL &&
-	    parse_ll(v, -1, &after) != 0) {
-		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
-		           "after must be an integer >= -1");
-		goto out;
-	}
-	if ((v = evhttp_find_header(&q, "limit")) != NULL &&
-	    parse_ll(v, 1, &limit) != 0) {
-		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
-		           "limit must be an integer >= 1");
-		goto out;
-	}
-	if (limit > HUB_HISTORY_LIMIT_MAX)
-		limit = HUB_HISTORY_LIMIT_MAX;
-	if (hub_store_ensure(h, err, sizeof err) != 0) {
-		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_DB_UNAVAILABLE,
-		           "database unavailable: %s", err);
-		goto out;
-	}
-	memset(&hi, 0, sizeof hi);
-	bc_buf_init(&hi.out, HISTORY_HARD_MAX);
-	bc_buf_append(&hi.out, "[", 1);
-	n = bc_store_history(h->store, tid, after, limit, history_row, &hi);
-	if (n < 0 && !hi.full) {
-		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_DB_UNAVAILABLE,
-		           "database error: %s", bc_store_errstr(h->store));
-		bc_store_close(h->store);
-		h->store = NULL;
-	} else if (bc_buf_append(&hi.out, "]\n", 2) != 0) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-	} else {
-		send_text(req, HTTP_OK, "application/json", hi.out.data, hi.out.len);
-	}
-	bc_buf_free(&hi.out);
-out:
-	evhttp_clear_headers(&q);
 }
 
 /* Read ?type=a,b&thread_id=x into flt. 0, or -1 with a reason in err. */
@@ -498,20 +412,20 @@ static void handle_stream(struct hub *h, struct evhttp_request *req,
 	char err[128];
 
 	if (kind == FANOUT_ADMIN && parse_filter(req, &flt, err, sizeof err) != 0) {
-		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST, "%s", err);
+		hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST, "%s", err);
 		return;
 	}
 	if (fanout_total(h->fanout) >= h->max_clients) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		                  "Connection", "close");
-		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
+		hub_send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
 		           "too many clients (%zu)", h->max_clients);
 		return;
 	}
 	conns_forget(h->conns, req);
 	if (fanout_subscribe(h->fanout, req, kind, t->tid,
 	                     kind == FANOUT_ADMIN ? &flt : NULL) != 0)
-		send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
+		hub_send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
 		           "not accepting subscribers");
 }
 
@@ -563,7 +477,7 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 		if (routes[i].r == t.r)
 			break;
 	if (t.r == R_NONE || i == sizeof routes / sizeof routes[0]) {
-		send_error(h, req, HTTP_NOTFOUND, HUB_REJ_NOT_FOUND, "no such endpoint");
+		hub_send_error(h, req, HTTP_NOTFOUND, HUB_REJ_NOT_FOUND, "no such endpoint");
 		return;
 	}
 	if (cmd == EVHTTP_REQ_OPTIONS) {
@@ -576,19 +490,19 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 	if ((routes[i].methods & m) == 0) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
 		                  routes[i].allow);
-		send_error(h, req, HTTP_BADMETHOD, HUB_REJ_METHOD,
+		hub_send_error(h, req, HTTP_BADMETHOD, HUB_REJ_METHOD,
 		           "method not allowed");
 		return;
 	}
 	if (m == M_POST && !authorized(h, req)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		                  "WWW-Authenticate", "Bearer");
-		send_error(h, req, 401, HUB_REJ_UNAUTHORIZED,
+		hub_send_error(h, req, 401, HUB_REJ_UNAUTHORIZED,
 		           "missing or wrong bearer token");
 		return;
 	}
 	if (!t.tid_ok) {
-		send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+		hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
 		           "invalid thread id");
 		return;
 	}
@@ -606,7 +520,10 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 		handle_admin_post(h, req);
 		break;
 	case R_HISTORY:
-		handle_history(h, req, t.tid);
+		rest_history(h, req, t.tid);
+		break;
+	case R_RUNS:
+		rest_runs(h, req);
 		break;
 	case R_LOGS_STREAM:
 	case R_THREAD_STREAM:

@@ -10,10 +10,12 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "bc_buf.h"
 #include "bc_store.h"
 #include "conns.h"
 #include "fanout.h"
 #include "metrics.h"
+#include "work.h"
 
 #define HUB_HISTORY_LIMIT 1000      /* default ?limit= */
 #define HUB_HISTORY_LIMIT_MAX 10000 /* larger limits are lowered to this */
@@ -24,9 +26,7 @@ struct hub {
 	struct fanout *fanout;
 	struct conns *conns;
 	struct hub_metrics metrics;
-	struct bc_store *store;     /* NULL while the DB cannot be opened */
-	const char *db_url;
-	int64_t store_retry_us;     /* no reopen attempt before this time */
+	struct work_pool *work;     /* DB, Redis and spool reads and writes */
 	const char *token;          /* NULL: POSTs need no token */
 	size_t max_clients;
 	size_t max_body;
@@ -35,8 +35,13 @@ struct hub {
 /* The evhttp generic callback: routes every request (arg is the hub). */
 void hub_http_handle(struct evhttp_request *req, void *arg);
 
-/* Open the store at h->db_url unless it is open; at most one attempt per
- * second. Returns 0, or -1 with the reason in err. */
-int hub_store_ensure(struct hub *h, char *err, size_t errlen);
+/* Answer req with code and {"error":"MESSAGE"}, counting it under why. */
+void hub_send_error(struct hub *h, struct evhttp_request *req, int code,
+                    enum hub_reject why, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Answer req with code and the bytes of body, which are taken over (body
+ * is left empty). */
+void hub_send_owned(struct evhttp_request *req, int code, const char *ctype,
+                    struct bc_buf *body);
 
 #endif

@@ -27,6 +27,7 @@
 #include <event2/listener.h>
 
 #include "bc_config.h"
+#include "bc_redis.h"
 #include "bc_url.h"
 #include "cli.h"
 #include "conns.h"
@@ -37,6 +38,7 @@
 #define SHUTDOWN_S 2
 #define MAX_HEADERS_SIZE 16384
 #define LISTEN_BACKLOG 4096
+#define REDIS_PROBE_MS 1000
 
 static const char usage_text[] =
 "Usage: " PROG " [OPTION]...\n"
@@ -46,7 +48,13 @@ static const char usage_text[] =
 "      --listen ADDR:PORT   where to listen (BCAST_LISTEN, 127.0.0.1:8090)\n"
 "      --db URL             sqlite:PATH or postgresql://... for history\n"
 "                           (BCAST_DB, sqlite:$STATE/bcast.db)\n"
-"      --redis URL          accepted for symmetry, not used (BCAST_REDIS)\n"
+"      --redis URL          Redis whose buffered lines history and resume\n"
+"                           read, or 'none' (BCAST_REDIS; unset: the default\n"
+"                           redis://127.0.0.1:6379 if it answers at start)\n"
+"      --spool DIR          spool journals history and resume read\n"
+"                           (BCAST_SPOOL, $STATE/spool)\n"
+"      --workers N          threads for DB, Redis and spool reads (default 3;\n"
+"                           one more serializes flushes)\n"
 "      --token T            require 'Authorization: Bearer T' on POST\n"
 "                           endpoints (BCAST_TOKEN)\n"
 "      --keepalive SECONDS  keepalive comment period (default 15; 0: none)\n"
@@ -60,15 +68,19 @@ static const char usage_text[] =
 "      --version            show the version and exit\n"
 "\n"
 "BYTES take an optional K, M or G suffix (powers of 1024).\n"
-"Exit status: 0 after SIGTERM/SIGINT, 64 bad usage, 69 cannot listen.\n";
+"Exit status: 0 after SIGTERM/SIGINT, 64 bad usage, 69 cannot listen,\n"
+"75 the Redis given with --redis or BCAST_REDIS does not answer.\n";
 
-enum { OPT_LISTEN = 256, OPT_DB, OPT_REDIS, OPT_TOKEN, OPT_KEEPALIVE,
-       OPT_MAX_CLIENTS, OPT_BACKLOG, OPT_MAX_BODY, OPT_TIMEOUT, OPT_VERSION };
+enum { OPT_LISTEN = 256, OPT_DB, OPT_REDIS, OPT_SPOOL, OPT_WORKERS, OPT_TOKEN,
+       OPT_KEEPALIVE, OPT_MAX_CLIENTS, OPT_BACKLOG, OPT_MAX_BODY, OPT_TIMEOUT,
+       OPT_VERSION };
 
 static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "redis", required_argument, NULL, OPT_REDIS },
+	{ "spool", required_argument, NULL, OPT_SPOOL },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
@@ -81,7 +93,7 @@ static const struct option long_opts[] = {
 };
 
 struct opts {
-	long long keepalive, max_clients, backlog, max_body, timeout;
+	long long keepalive, max_clients, backlog, max_body, timeout, workers;
 };
 
 struct run {
@@ -176,6 +188,28 @@ static struct evhttp_bound_socket *listen_on(struct run *r, const char *addr,
 	return b;
 }
 
+/* The Redis the hub reads: none when disabled; one given with --redis or
+ * BCAST_REDIS must answer now (else exit 75); the built-in default is
+ * used only if it answers, silently. */
+static const char *redis_choice(const struct bc_config *cfg, int flag_given)
+{
+	const char *env = getenv("BCAST_REDIS");
+	int asked = flag_given || (env != NULL && env[0] != '\0');
+	struct bc_redis *probe;
+	char err[512];
+
+	if (bc_config_no_redis(cfg))
+		return NULL;
+	probe = bc_redis_connect(cfg->redis, REDIS_PROBE_MS, err, sizeof err);
+	if (probe == NULL) {
+		if (asked)
+			bc_die(BC_EX_TEMPFAIL, "%s", err);
+		return NULL;
+	}
+	bc_redis_free(probe);
+	return cfg->redis;
+}
+
 static void on_drained(void *arg)
 {
 	struct run *r = arg;
@@ -219,13 +253,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 15, 50000, 4 << 20, 16 << 20, 30 };
-	struct { const char *listen, *db, *redis, *token; } flag = { 0 };
+	struct opts o = { 15, 50000, 4 << 20, 16 << 20, 30, 3 };
+	struct { const char *listen, *db, *redis, *spool, *token; } flag = { 0 };
+	struct work_cfg wc;
 	struct bc_config cfg;
 	struct run r;
 	struct fanout_opts fo;
 	struct event *sigterm, *sigint;
-	char err[512], shown[300], dbshown[1024], lowered[96] = "";
+	char err[512], shown[300], dbshown[1024], redisshown[1024];
+	char lowered[96] = "";
+	struct bc_store *probe;
 	int c, max_clients_set = 0;
 	long long nofile;
 
@@ -235,6 +272,10 @@ int main(int argc, char **argv)
 		case OPT_LISTEN: flag.listen = optarg; break;
 		case OPT_DB: flag.db = optarg; break;
 		case OPT_REDIS: flag.redis = optarg; break;
+		case OPT_SPOOL: flag.spool = optarg; break;
+		case OPT_WORKERS:
+			o.workers = parse_num("--workers", optarg, 1, 64, 0);
+			break;
 		case OPT_TOKEN: flag.token = optarg; break;
 		case OPT_KEEPALIVE:
 			o.keepalive = parse_num("--keepalive", optarg, 0, 86400, 0);
@@ -267,6 +308,7 @@ int main(int argc, char **argv)
 	    (flag.listen != NULL && bc_config_set(&cfg.listen, flag.listen) != 0) ||
 	    (flag.db != NULL && bc_config_set(&cfg.db, flag.db) != 0) ||
 	    (flag.redis != NULL && bc_config_set(&cfg.redis, flag.redis) != 0) ||
+	    (flag.spool != NULL && bc_config_set(&cfg.spool, flag.spool) != 0) ||
 	    (flag.token != NULL && bc_config_set(&cfg.token, flag.token) != 0))
 		bc_die(BC_EX_SOFTWARE, "out of memory");
 
@@ -282,7 +324,10 @@ int main(int argc, char **argv)
 		snprintf(lowered, sizeof lowered,
 		         ", max-clients %zu (open-file limit %lld)",
 		         r.h.max_clients, nofile);
-	r.h.db_url = cfg.db;
+	wc.db_url = cfg.db;
+	wc.redis_url = redis_choice(&cfg, flag.redis != NULL);
+	wc.spool_dir = cfg.spool;
+	wc.readers = (int)o.workers;
 	r.h.token = cfg.token != NULL && cfg.token[0] != '\0' ? cfg.token : NULL;
 	r.h.max_body = (size_t)o.max_body;
 	fo.backlog = (size_t)o.backlog;
@@ -293,9 +338,11 @@ int main(int argc, char **argv)
 	r.h.http = r.h.base != NULL ? evhttp_new(r.h.base) : NULL;
 	r.h.fanout = r.h.base != NULL ? fanout_new(r.h.base, &fo, &r.h.metrics) : NULL;
 	r.h.conns = r.h.base != NULL ? conns_new(r.h.base, (int)o.timeout) : NULL;
+	r.h.work = r.h.base != NULL ? work_new(r.h.base, &wc) : NULL;
 	sigterm = r.h.base != NULL ? evsignal_new(r.h.base, SIGTERM, on_signal, &r) : NULL;
 	sigint = r.h.base != NULL ? evsignal_new(r.h.base, SIGINT, on_signal, &r) : NULL;
 	if (r.h.http == NULL || r.h.fanout == NULL || r.h.conns == NULL ||
+	    r.h.work == NULL ||
 	    sigterm == NULL ||
 	    sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
 	    evsignal_add(sigint, NULL) != 0)
@@ -312,9 +359,12 @@ int main(int argc, char **argv)
 	r.bound = listen_on(&r, cfg.listen, shown, sizeof shown);
 
 	redact(cfg.db, dbshown, sizeof dbshown);
-	if (hub_store_ensure(&r.h, err, sizeof err) != 0)
+	redact(wc.redis_url ? wc.redis_url : "none", redisshown, sizeof redisshown);
+	if ((probe = bc_store_open(cfg.db, err, sizeof err)) == NULL)
 		bc_warn("%s; history answers 503 until the database is back", err);
-	bc_warn("listening on %s, db %s%s", shown, dbshown, lowered);
+	bc_store_close(probe);
+	bc_warn("listening on %s, db %s, redis %s, spool %s%s", shown, dbshown,
+	        redisshown, cfg.spool, lowered);
 
 	event_base_dispatch(r.h.base);
 
@@ -323,10 +373,10 @@ int main(int argc, char **argv)
 	accept_guard_free(r.guard);
 	event_free(sigterm);
 	event_free(sigint);
+	work_free(r.h.work);
 	evhttp_free(r.h.http);
 	fanout_free(r.h.fanout);
 	conns_free(r.h.conns);
-	bc_store_close(r.h.store);
 	event_base_free(r.h.base);
 	libevent_global_shutdown();
 	bc_config_free(&cfg);
