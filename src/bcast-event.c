@@ -143,7 +143,9 @@ static int post_event(const struct opts *o)
 	bc_buf_init(&body, 0);
 	if (bc_event_encode(&e, &body) != 0)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
-	st = bc_http_post(h, "/api/admin-events", "application/json",
+	/* flush=0: the hub only records the status; this program flushes
+	 * the thread itself (or was told not to). */
+	st = bc_http_post(h, "/api/admin-events?flush=0", "application/json",
 	                  body.data, body.len, err, sizeof err);
 	if (st < 0 || st >= 500) {
 		bc_warn("hub at %s unavailable: %s", o->cfg.hub, err);

@@ -119,7 +119,8 @@ static struct item *take(struct sender *s)
 static void post(struct sender *s, struct item *it)
 {
 	char err[512];
-	const char *path = it->event ? "/api/admin-events" : s->logs_path;
+	/* flush=0: emit flushes the thread itself (or was told not to). */
+	const char *path = it->event ? "/api/admin-events?flush=0" : s->logs_path;
 	const char *type = it->event ? "application/json" : "application/x-ndjson";
 	long st = bc_http_post(s->http, path, type, it->body, it->len, err,
 	                       sizeof err);

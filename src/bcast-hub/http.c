@@ -325,13 +325,30 @@ out:
 
 static void handle_admin_post(struct hub *h, struct evhttp_request *req)
 {
+	static const char *const allowed[] = { "flush", NULL };
 	size_t len;
 	const char *body = body_of(req, &len);
 	struct bc_event e;
 	struct bc_buf json;
+	struct evkeyvalq q;
+	const char *v;
 	char err[256];
+	int flush = 1;
 	static const char ok[] = "{\"accepted\":1}\n";
 
+	if (rest_query(h, req, allowed, &q) != 0) {
+		evhttp_clear_headers(&q);
+		return;
+	}
+	v = evhttp_find_header(&q, "flush");
+	if (v != NULL && strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+		hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
+		               "bad parameter 'flush': want 0 or 1");
+		evhttp_clear_headers(&q);
+		return;
+	}
+	flush = v == NULL || strcmp(v, "1") == 0;
+	evhttp_clear_headers(&q);
 	memset(&e, 0, sizeof e);
 	bc_buf_init(&json, 0);
 	if (bc_event_decode(body, len, &e, err, sizeof err) != 0) {
@@ -345,7 +362,7 @@ static void handle_admin_post(struct hub *h, struct evhttp_request *req)
 		goto out;
 	}
 	h->metrics.admin_events++;
-	rest_run_event(h, &e);
+	rest_run_event(h, &e, flush);
 	send_text(req, HTTP_OK, "application/json", ok, sizeof ok - 1);
 out:
 	bc_event_clear(&e);

@@ -469,6 +469,7 @@ struct event_job {
 	char tid[BC_TID_MAX + 1];
 	char status[16];          /* "running", or the end's status */
 	int exit_code;
+	int flush;
 	char err[1200];
 	struct bc_flush_stats st;
 };
@@ -494,7 +495,8 @@ static void event_run(struct work_job *j, struct work_ctx *c)
 	fo.redis = src.redis;
 	fo.spool = src.spool;
 	fo.store = src.store;
-	f = bc_flush_thread(&fo, ej->tid, &ej->st, err, sizeof err);
+	f = ej->flush ? bc_flush_thread(&fo, ej->tid, &ej->st, err, sizeof err)
+	              : BC_FLUSH_OK;
 	if (f != BC_FLUSH_OK) {
 		snprintf(ej->err, sizeof ej->err, "flush of %s failed (%s); its"
 		         " lines stay buffered", ej->tid, err);
@@ -529,7 +531,7 @@ static int exit_code_of(const char *data)
 	return code;
 }
 
-void rest_run_event(struct hub *h, const struct bc_event *e)
+void rest_run_event(struct hub *h, const struct bc_event *e, int flush)
 {
 	struct event_job *ej;
 	int start = strcmp(e->type, "run_started") == 0;
@@ -547,5 +549,6 @@ void rest_run_event(struct hub *h, const struct bc_event *e)
 	snprintf(ej->status, sizeof ej->status, "%s",
 	         start ? "running" : e->type + 4);
 	ej->exit_code = start ? -1 : exit_code_of(e->data);
+	ej->flush = flush;
 	work_submit(h->work, &ej->job, WORK_WRITE);
 }

@@ -18,9 +18,10 @@ void rest_history(struct hub *h, struct evhttp_request *req, const char *tid);
 void rest_runs(struct hub *h, struct evhttp_request *req);
 /* An admin event was accepted: run_started marks the run running; the
  * run's end (run_completed, run_error, run_cancelled, run_paused) flushes
- * the thread and records its status and exit code. Queued on the write
- * lane; nothing waits for it. */
-void rest_run_event(struct hub *h, const struct bc_event *e);
+ * the thread (unless flush is 0: the poster, bcast-emit or bcast-event,
+ * flushes it itself) and records its status and exit code. Queued on the
+ * write lane; nothing waits for it. */
+void rest_run_event(struct hub *h, const struct bc_event *e, int flush);
 
 /* Parse req's query string into q (caller clears it with
  * evhttp_clear_headers) and check that every key is one of allowed
