@@ -9,11 +9,17 @@
  *   1. open the watch and wait until the hub has accepted it;
  *   2. ask GET /admin/runs whether the run has already ended (an end
  *      after this answer reaches the watch);
- *   3. print the history (-n, --since; after a reconnect, what follows the
+ *   3. open the line stream and wait until the hub has accepted it; after
+ *      a reconnect, with Last-Event-ID {tid}:{seq}, seq being the highest
+ *      handled, so a hub that resumes sends every line after it;
+ *   4. print the history (-n, --since; after a reconnect, what follows the
  *      highest seq handled), with every line the hub holds in its DB,
  *      Redis list and spool;
- *   4. open the line stream with Last-Event-ID {tid}:{seq}, seq being the
- *      highest handled: the hub sends every line after it, then live ones.
+ *   5. read the stream: what the hub sent while the history was read
+ *      waits in the socket, and lines whose seq is not above the highest
+ *      handled (already in the history) are dropped. So no line posted
+ *      between the history and the stream is missed, whether or not the
+ *      hub resumes, and none is printed twice.
  * When the watch sees the end, the history after the last seq is read
  * once more (the end may overtake the last lines on the other
  * connection), the end is printed on stderr and the program exits.
@@ -360,8 +366,8 @@ static bool conn_failure(struct conn *c)
 
 /* Run the transfers until t->stop is set, the watch sees the end, a
  * reset asks for a refill, a transfer ends (returned), or, with
- * until_watch, the watch is open. Returns the conn that ended or NULL. */
-static struct conn *pump(struct follow *f, bool until_watch)
+ * with until, that stream is open. Returns the conn that ended or NULL. */
+static struct conn *pump(struct follow *f, const struct conn *until)
 {
 	struct tail *t = f->t;
 	struct curl_waitfd extra = { .fd = sig_pipe[0], .events = CURL_WAIT_POLLIN };
@@ -385,7 +391,7 @@ static struct conn *pump(struct follow *f, bool until_watch)
 			return &f->main;
 		if (f->watch.added && f->watch.done)
 			return &f->watch;
-		if (until_watch && f->watch.connected)
+		if (until && until->connected)
 			return NULL;
 		if (curl_multi_poll(f->multi, &extra, 1, wait_ms(t, 1000), NULL) != CURLM_OK)
 			return &f->main;
@@ -419,7 +425,7 @@ static enum attempt watch_start(struct follow *f)
 	if (f->use_watch) {
 		if (conn_start(&f->watch, f->watch.last_id) != 0)
 			return A_FAILED;
-		if ((done = pump(f, true)) != NULL)
+		if ((done = pump(f, &f->watch)) != NULL)
 			return conn_failure(done) ? A_FATAL : A_FAILED;
 		if (t->stop != RUN)
 			return A_DONE;
@@ -443,13 +449,28 @@ static enum attempt attempt(struct follow *f)
 {
 	struct tail *t = f->t;
 	struct conn *done;
-	char cursor[300];
+	char cursor[300] = "";
 	enum attempt a;
 	int rc;
 
 	f->ended = f->refill = false;
 	if ((a = watch_start(f)) != A_LOST)
 		return a;
+	if (t->mode != MODE_THREAD)
+		snprintf(cursor, sizeof cursor, "%s", f->main.last_id);
+	else if (t->history_done)
+		snprintf(cursor, sizeof cursor, "%s:%lld", t->tid,
+		         t->last_seq > 0 ? t->last_seq : 0);
+	if (t->follow) {
+		if (conn_start(&f->main, cursor) != 0)
+			return A_FAILED;
+		if (t->mode == MODE_THREAD && (done = pump(f, &f->main)) != NULL)
+			return conn_failure(done) ? A_FATAL : A_FAILED;
+		if (f->ended)
+			return finish(f);
+		if (t->stop != RUN)
+			return A_DONE;
+	}
 	if (t->mode == MODE_THREAD) {
 		rc = tail_history(t, !t->history_done);
 		if (rc != 0)
@@ -459,14 +480,8 @@ static enum attempt attempt(struct follow *f)
 			t->stop = STOP_DONE;
 		if (t->stop != RUN)
 			return A_DONE;
-		snprintf(cursor, sizeof cursor, "%s:%lld", t->tid,
-		         t->last_seq > 0 ? t->last_seq : 0);
-	} else {
-		snprintf(cursor, sizeof cursor, "%s", f->main.last_id);
 	}
-	if (conn_start(&f->main, cursor) != 0)
-		return A_FAILED;
-	done = pump(f, false);
+	done = pump(f, NULL);
 	if (f->ended)
 		return finish(f);
 	if (t->stop != RUN)
