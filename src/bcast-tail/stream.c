@@ -55,6 +55,7 @@
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
 #define CONNECT_TIMEOUT_MS 10000L
+#define GAP_MAX ((size_t)16 << 20) /* records held behind a seq gap */
 #define END_TYPES "run_completed,run_error,run_cancelled"
 
 struct conn {
@@ -81,6 +82,7 @@ struct follow {
 	bool ended;              /* the watch saw the run's end */
 	bool refill;             /* a reset on the thread stream: read history */
 	long long refilled_at;   /* last_seq of the last refill, -2 none */
+	struct bc_buf gap;       /* records held back behind a seq gap */
 };
 
 enum attempt { A_DONE, A_LOST, A_FAILED, A_FATAL };
@@ -186,6 +188,50 @@ static int watch_event(struct conn *c, const struct bc_sse_event *ev)
 	return c->f->ended;
 }
 
+/* Following one thread, a live record whose seq is past the next one
+ * (or any record while others are held) waits until the history has
+ * been read for the lines in between: those the hub never got live, such
+ * as what an emitter stored in Redis or the spool while it could not
+ * reach a restarting hub. */
+static bool behind_gap(const struct follow *f, const struct bc_record *r)
+{
+	const struct tail *t = f->t;
+	return t->mode == MODE_THREAD &&
+	       (f->gap.len > 0 || (t->last_seq > 0 && r->seq > t->last_seq + 1));
+}
+
+/* Hold a record's JSON text (length-prefixed); when the hold is full,
+ * read everything from the history after a reconnect instead. */
+static void hold(struct follow *f, const char *json, size_t n)
+{
+	if (bc_buf_append(&f->gap, &n, sizeof n) != 0 ||
+	    bc_buf_append(&f->gap, json, n) != 0)
+		f->refill = true;
+}
+
+/* Read the history after the last seq handled, then print what was held. */
+static void fill_gap(struct follow *f)
+{
+	struct tail *t = f->t;
+	struct bc_record r;
+	char err[256];
+	size_t n, i = 0;
+
+	if (tail_history(t, false) != 0 && !t->quiet)
+		bc_warn("%s", t->why);
+	while (i + sizeof n <= f->gap.len) {
+		memcpy(&n, f->gap.data + i, sizeof n);
+		i += sizeof n;
+		memset(&r, 0, sizeof r);
+		if (bc_record_decode(f->gap.data + i, n, &r, err, sizeof err) == 0)
+			tail_print_record(t, &r, f->gap.data + i, n);
+		bc_record_clear(&r);
+		i += n;
+	}
+	bc_buf_reset(&f->gap);
+	tail_out_flush(t);
+}
+
 static int on_event(const struct bc_sse_event *ev, void *arg)
 {
 	struct conn *c = arg;
@@ -218,6 +264,8 @@ static int on_event(const struct bc_sse_event *ev, void *arg)
 		struct bc_record r = { 0 };
 		if (bc_record_decode(ev->data, ev->data_len, &r, err, sizeof err) != 0)
 			tail_skip_warn(t, err);
+		else if (behind_gap(c->f, &r))
+			hold(c->f, ev->data, ev->data_len);
 		else
 			tail_print_record(t, &r, ev->data, ev->data_len);
 		bc_record_clear(&r);
@@ -385,6 +433,8 @@ static struct conn *pump(struct follow *f, const struct conn *until)
 			c->done = true;
 			c->result = m->data.result;
 		}
+		if (f->gap.len > 0 && !f->refill && t->stop == RUN)
+			fill_gap(f);
 		if (t->stop != RUN || f->ended || f->refill)
 			return NULL;
 		if (f->main.added && f->main.done)
@@ -575,6 +625,8 @@ int tail_follow(struct tail *t)
 	struct follow f = { .t = t, .refilled_at = -2 };
 	int status = BC_EX_SOFTWARE;
 
+	bc_buf_init(&f.gap, GAP_MAX);
+
 	f.use_watch = t->mode == MODE_THREAD && t->follow;
 	if (!(f.multi = curl_multi_init()) ||
 	    conn_init(&f, &f.main, url_of(t, false), false) != 0 ||
@@ -585,5 +637,6 @@ int tail_follow(struct tail *t)
 	conn_free(&f.main);
 	conn_free(&f.watch);
 	curl_multi_cleanup(f.multi);
+	bc_buf_free(&f.gap);
 	return status;
 }
