@@ -83,7 +83,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	if (bc_config_load(&o->cfg) != 0)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
 	o->redis_asked = env && *env;
-	while ((c = getopt_long(argc, argv, "t:h", long_opts, NULL)) != -1) {
+	while ((c = bc_cli_getopt(argc, argv, "t:h", long_opts)) != -1) {
 		switch (c) {
 		case 't': o->tid = optarg; break;
 		case OPT_HUB: bc_cli_config_set(&o->cfg.hub, optarg); break;

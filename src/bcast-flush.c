@@ -96,8 +96,7 @@ int main(int argc, char **argv)
 	int all = 0, quiet = 0;
 	long batch = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:qh", longopts, NULL)) != -1) {
-		char *end;
+	while ((c = bc_cli_getopt(argc, argv, "t:qh", longopts)) != -1) {
 		switch (c) {
 		case 't':
 			tid = optarg;
@@ -115,11 +114,7 @@ int main(int argc, char **argv)
 			bc_cli_config_set(&cfg.spool, optarg);
 			break;
 		case OPT_BATCH:
-			batch = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || batch < 1 ||
-			    batch > BATCH_MAX)
-				bc_usage_error("--batch wants a number from 1 to %d, not '%s'",
-				               BATCH_MAX, optarg);
+			batch = (long)bc_cli_int("--batch", optarg, 1, BATCH_MAX);
 			break;
 		case 'q':
 			quiet = 1;
@@ -130,8 +125,7 @@ int main(int argc, char **argv)
 		case OPT_VERSION:
 			bc_print_version();
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", PROG);
-			exit(BC_EX_USAGE);
+			bc_usage_error("unknown option");
 		}
 	}
 	if (optind < argc)

@@ -122,7 +122,7 @@ for r in json.load(open(sys.argv[1])): print(r[sys.argv[2]])' "$T/body" "$1" | t
 	[[ "$output" == *"Try 'bcast-hub --help'"* ]]
 	run bcast-hub --keepalive soon
 	[ "$status" -eq 64 ]
-	[[ "$output" == *"invalid --keepalive 'soon'"* ]]
+	[[ "$output" == *"--keepalive: expected an integer 0..86400, got 'soon'"* ]]
 	run bcast-hub --backlog 0
 	[ "$status" -eq 64 ]
 	run bcast-hub --listen nowhere

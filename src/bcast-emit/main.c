@@ -146,20 +146,6 @@ static void signals_init(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static size_t parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < MAX_LINE_MIN ||
-	    v > MAX_LINE_MAX)
-		bc_usage_error("--max-line must be a number of bytes from %d to %d",
-		               MAX_LINE_MIN, MAX_LINE_MAX);
-	return (size_t)v;
-}
-
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	int c;
@@ -168,7 +154,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->fsync = BC_FSYNC_NONE;
 	if (bc_config_load(&o->cfg) != 0)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
-	while ((c = getopt_long(argc, argv, "+t:h", long_opts, NULL)) != -1) {
+	while ((c = bc_cli_getopt(argc, argv, "+t:h", long_opts)) != -1) {
 		switch (c) {
 		case 't': o->tid = optarg; break;
 		case OPT_TEE: o->tee = true; break;
@@ -186,7 +172,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			else
 				bc_usage_error("--fsync must be 'none' or 'batch'");
 			break;
-		case OPT_MAX_LINE: o->max_line = parse_size(optarg); break;
+		case OPT_MAX_LINE:
+			o->max_line = (size_t)bc_cli_int("--max-line", optarg,
+			                                 MAX_LINE_MIN, MAX_LINE_MAX);
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(bc_close_stdout());

@@ -104,30 +104,6 @@ struct run {
 	int stopping;
 };
 
-/* A whole number in [min, max] with an optional K/M/G suffix when sized. */
-static long long parse_num(const char *opt, const char *s, long long min,
-                           long long max, int sized)
-{
-	char *end;
-	long long v;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (sized && end != s && end[0] != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'k': case 'K': shift = 10; end++; break;
-		case 'm': case 'M': shift = 20; end++; break;
-		case 'g': case 'G': shift = 30; end++; break;
-		}
-	}
-	if (end == s || *end != '\0' || errno != 0 || v < min ||
-	    v > (max >> shift))
-		bc_usage_error("invalid %s '%s' (expected %lld..%lld%s)", opt, s,
-		               min, max, sized ? " bytes" : "");
-	return v << shift;
-}
-
 /* url with a password (scheme://user:PASSWORD@host) replaced by "***". */
 static void redact(const char *url, char *out, size_t n)
 {
@@ -267,31 +243,31 @@ int main(int argc, char **argv)
 	long long nofile;
 
 	bc_cli_init(PROG);
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = bc_cli_getopt(argc, argv, "h", long_opts)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: flag.listen = optarg; break;
 		case OPT_DB: flag.db = optarg; break;
 		case OPT_REDIS: flag.redis = optarg; break;
 		case OPT_SPOOL: flag.spool = optarg; break;
 		case OPT_WORKERS:
-			o.workers = parse_num("--workers", optarg, 1, 64, 0);
+			o.workers = bc_cli_int("--workers", optarg, 1, 64);
 			break;
 		case OPT_TOKEN: flag.token = optarg; break;
 		case OPT_KEEPALIVE:
-			o.keepalive = parse_num("--keepalive", optarg, 0, 86400, 0);
+			o.keepalive = bc_cli_int("--keepalive", optarg, 0, 86400);
 			break;
 		case OPT_MAX_CLIENTS:
-			o.max_clients = parse_num("--max-clients", optarg, 1, 10000000, 0);
+			o.max_clients = bc_cli_int("--max-clients", optarg, 1, 10000000);
 			max_clients_set = 1;
 			break;
 		case OPT_BACKLOG:
-			o.backlog = parse_num("--backlog", optarg, 1, 1LL << 40, 1);
+			o.backlog = bc_cli_size("--backlog", optarg, 1, 1LL << 40);
 			break;
 		case OPT_MAX_BODY:
-			o.max_body = parse_num("--max-body", optarg, 1, 1LL << 30, 1);
+			o.max_body = bc_cli_size("--max-body", optarg, 1, 1LL << 30);
 			break;
 		case OPT_TIMEOUT:
-			o.timeout = parse_num("--timeout", optarg, 1, 86400, 0);
+			o.timeout = bc_cli_int("--timeout", optarg, 1, 86400);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

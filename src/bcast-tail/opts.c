@@ -1,6 +1,7 @@
 /* opts.c - bcast-tail's options, help text and read credential. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,16 +121,6 @@ static bool status_valid(const char *s)
 	       strcmp(s, "paused") == 0;
 }
 
-static long long positive(const char *opt, const char *v, long long min)
-{
-	char *end;
-	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	if (errno || *end || end == v || n < min)
-		bc_usage_error("%s wants an integer >= %lld: '%s'", opt, min, v);
-	return n;
-}
-
 /* The read credential: the file's first line, BCAST_READ_TOKEN, or the
  * publish token. */
 static char *read_token(const char *file, const char *publish)
@@ -165,13 +156,13 @@ static void parse(struct tail *t, struct raw *o, int argc, char **argv)
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:n:fqh", long_opts, NULL)) != -1) {
+	while ((c = bc_cli_getopt(argc, argv, "t:n:fqh", long_opts)) != -1) {
 		switch (c) {
 		case 't': t->tid = optarg; break;
 		case 'n':
 			t->lines_given = true;
 			t->lines = strcmp(optarg, "all") == 0 ? TAIL_LINES_ALL :
-			           positive("-n", optarg, 0);
+			           bc_cli_int("-n", optarg, 0, LLONG_MAX);
 			break;
 		case OPT_SINCE: o->since = optarg; break;
 		case 'f': t->follow = true; o->no_follow = false; break;
@@ -188,7 +179,7 @@ static void parse(struct tail *t, struct raw *o, int argc, char **argv)
 		case OPT_JSON: t->json = true; break;
 		case OPT_HUB: bc_cli_config_set(&o->cfg.hub, optarg); break;
 		case OPT_READ_TOKEN_FILE: o->token_file = optarg; break;
-		case OPT_COUNT: t->count = positive("--count", optarg, 1); break;
+		case OPT_COUNT: t->count = bc_cli_int("--count", optarg, 1, LLONG_MAX); break;
 		case OPT_TIMEOUT:
 			errno = 0;
 			o->timeout = strtod(optarg, &end);
@@ -203,9 +194,7 @@ static void parse(struct tail *t, struct raw *o, int argc, char **argv)
 			fputs(usage_text, stdout);
 			exit(bc_close_stdout());
 		case OPT_VERSION: bc_print_version();
-		default:
-			fputs("Try '" PROG " --help' for more information.\n", stderr);
-			exit(BC_EX_USAGE);
+		default: bc_usage_error("unknown option");
 		}
 	}
 	if (optind < argc && t->tid)

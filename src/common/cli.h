@@ -5,6 +5,8 @@
 #ifndef BCAST_CLI_H
 #define BCAST_CLI_H
 
+#include <getopt.h>
+
 #include "bc_exit.h"
 
 extern const char *bc_prog;
@@ -19,6 +21,23 @@ _Noreturn void bc_die(int code, const char *fmt, ...)
 /* "PROG: MESSAGE\nTry 'PROG --help' for more information.\n", exit 64. */
 _Noreturn void bc_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+/* getopt_long(3) for every program: the same arguments and return values,
+ * except that a bad option is never returned. opterr is 0, and an unknown
+ * option, an option without its value or a flag given a value prints one
+ * line, "PROG: unknown option '--thred'" (or "option '-t' needs a value",
+ * "option '--help' takes no value", "option '--t' is ambiguous"), then the
+ * --help hint, and exits 64. */
+int bc_cli_getopt(int argc, char **argv, const char *optstring,
+                  const struct option *longopts);
+/* The value s of option opt (e.g. "--backlog") as a whole number in
+ * [min, max]; otherwise "PROG: --backlog: expected an integer 1..N, got
+ * 'abc'" and exit 64. */
+long long bc_cli_int(const char *opt, const char *s, long long min,
+                     long long max);
+/* Like bc_cli_int, for a number of bytes: an optional K, M or G suffix
+ * multiplies by 2^10, 2^20, 2^30; the result must be in [min, max]. */
+long long bc_cli_size(const char *opt, const char *s, long long min,
+                      long long max);
 /* "PROG VERSION\n" on stdout, exit 0 (or 74 if stdout fails). */
 _Noreturn void bc_print_version(void);
 /* Set a configuration field from a flag (bc_config_set); dies with
