@@ -60,6 +60,9 @@ lib/%.o: lib/%.c $(wildcard lib/*.h) $(FLAGS_STAMP)
 src/%.o: src/%.c $(wildcard lib/*.h src/*/*.h) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) -Isrc/common -c -o $@ $<
 
+# The viewer page: web/ is embedded into bcast-hub with .incbin.
+src/bcast-hub/page.o: $(wildcard web/*)
+
 # A program is src/NAME.c or every .c file under src/NAME/.
 .SECONDEXPANSION:
 pc := %

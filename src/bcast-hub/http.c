@@ -28,12 +28,13 @@
 #include "bc_sse.h"
 #include "bc_tid.h"
 #include "hub.h"
+#include "page.h"
 #include "rest.h"
 
 
 enum route {
 	R_NONE, R_HEALTHZ, R_METRICS, R_LOGS_STREAM, R_THREAD_STREAM,
-	R_INGEST, R_ADMIN_STREAM, R_ADMIN_POST, R_HISTORY, R_RUNS
+	R_INGEST, R_ADMIN_STREAM, R_ADMIN_POST, R_HISTORY, R_RUNS, R_PAGE
 };
 
 enum { M_GET = 1, M_POST = 2 };
@@ -53,12 +54,14 @@ static const struct {
 	{ R_ADMIN_POST, M_POST, 0, "POST, OPTIONS" },
 	{ R_HISTORY, M_GET, 0, "GET, HEAD, OPTIONS" },
 	{ R_RUNS, M_GET, 0, "GET, HEAD, OPTIONS" },
+	{ R_PAGE, M_GET, 0, "GET, HEAD, OPTIONS" },
 };
 
 struct target {
 	enum route r;
 	int tid_ok;
 	char tid[BC_TID_MAX + 1];
+	const struct hub_page *page; /* R_PAGE: the embedded file (page.c) */
 };
 
 /* Append s as a JSON string (with quotes) to out. */
@@ -216,7 +219,7 @@ static void parse_target(const char *path, struct target *t)
 	else if (!match_tid_route(t, path, "/api/runs/", "logs", R_INGEST) &&
 	         !match_tid_route(t, path, "/api/runs/", "logs/stream", R_THREAD_STREAM) &&
 	         !match_tid_route(t, path, "/admin/runs/", "logs", R_HISTORY))
-		t->r = R_NONE;
+		t->r = (t->page = hub_page_find(path)) != NULL ? R_PAGE : R_NONE;
 }
 
 static int authorized(const struct hub *h, struct evhttp_request *req)
@@ -541,6 +544,9 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 		break;
 	case R_RUNS:
 		rest_runs(h, req);
+		break;
+	case R_PAGE:
+		hub_page_send(req, t.page);
 		break;
 	case R_LOGS_STREAM:
 	case R_THREAD_STREAM:

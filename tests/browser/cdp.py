@@ -2,15 +2,18 @@
 """cdp.py - evaluate one JavaScript expression in a headless Chromium page.
 
     cdp.py USER_DATA_DIR EXPRESSION
+    cdp.py USER_DATA_DIR --screenshot FILE.png
 
 Chromium runs with --remote-debugging-port=0 and --user-data-dir=DIR; it
 writes the port it chose to DIR/DevToolsActivePort. This script finds the
 first "page" target over http://127.0.0.1:PORT/json/list, opens its
 DevTools WebSocket (a minimal RFC 6455 client: standard library only, so
 `make test` needs nothing but python3 and chromium), sends
-Runtime.evaluate with returnByValue and prints the value: a string as is,
-anything else as JSON. Exit 1 when the browser or the page is not ready
-or the expression threw, so a test can retry it in a bounded loop.
+Runtime.evaluate with returnByValue (awaiting a promise) and prints the
+value: a string as is, anything else as JSON; or, with --screenshot, writes
+Page.captureScreenshot's PNG to FILE. command() is the same round trip for
+any DevTools method (bench/viewer.py imports it). Exit 1 when the browser
+or the page is not ready or the expression threw, so a test can retry it in a bounded loop.
 """
 import base64
 import json
@@ -106,11 +109,11 @@ class WebSocket:
         self.sock.close()
 
 
-def evaluate(user_data_dir, expression):
+def command(user_data_dir, method, params=None):
+    """Send one DevTools command to the page, return its result object."""
     ws = WebSocket(page_ws_url(debug_port(user_data_dir)))
     try:
-        ws.send(json.dumps({"id": 1, "method": "Runtime.evaluate",
-                            "params": {"expression": expression, "returnByValue": True}}))
+        ws.send(json.dumps({"id": 1, "method": method, "params": params or {}}))
         while True:
             msg = json.loads(ws.recv())
             if msg.get("id") == 1:
@@ -119,7 +122,19 @@ def evaluate(user_data_dir, expression):
         ws.close()
     if "error" in msg:
         raise RuntimeError(msg["error"].get("message", "CDP error"))
-    result = msg["result"]
+    return msg["result"]
+
+
+def screenshot(user_data_dir, path):
+    result = command(user_data_dir, "Page.captureScreenshot", {"format": "png"})
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(result["data"]))
+    return path
+
+
+def evaluate(user_data_dir, expression):
+    result = command(user_data_dir, "Runtime.evaluate",
+                     {"expression": expression, "returnByValue": True, "awaitPromise": True})
     if "exceptionDetails" in result:
         raise RuntimeError("expression threw: " + json.dumps(result["exceptionDetails"].get("text")))
     value = result["result"].get("value")
@@ -127,11 +142,14 @@ def evaluate(user_data_dir, expression):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.stderr.write("usage: cdp.py USER_DATA_DIR EXPRESSION\n")
+    if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4) != (sys.argv[2] == "--screenshot"):
+        sys.stderr.write("usage: cdp.py USER_DATA_DIR EXPRESSION | --screenshot FILE\n")
         return 2
     try:
-        print(evaluate(sys.argv[1], sys.argv[2]))
+        if len(sys.argv) == 4:
+            print(screenshot(sys.argv[1], sys.argv[3]))
+        else:
+            print(evaluate(sys.argv[1], sys.argv[2]))
     except (OSError, RuntimeError, ValueError, KeyError) as e:
         sys.stderr.write(f"cdp.py: {e}\n")
         return 1
