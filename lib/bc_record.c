@@ -1,4 +1,4 @@
-/* bc_record.c - log records and admin events in JSON, UTF-8 cleaning.
+/* bc_record.c - log records and admin events in JSON.
  *
  * Encoding builds a json-c object and prints it plain (no spaces, no "\/"),
  * so control bytes come out as escapes and the text never holds a raw
@@ -6,13 +6,7 @@
  * strict mode (RFC 8259 only: no NaN, leading zeros, single quotes or raw
  * control bytes in strings, which json-c would otherwise let through into
  * an event's data), allows trailing whitespace only, checks every field and cleans the line
- * (and every key and string of an event's data).
- *
- * bc_line_clean follows the Unicode "maximal subpart" practice (the one
- * WHATWG decoders use): each maximal invalid subpart of a sequence becomes
- * one U+FFFD, so "\xE2\x82" is one U+FFFD and "\xFF\xFF" is two. NUL bytes
- * become U+FFFD too. Valid UTF-8 passes through byte for byte, control
- * bytes included. */
+ * (and every key and string of an event's data). */
 #include "bc_record.h"
 
 #include <json.h>
@@ -22,113 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#define REPLACEMENT "\xEF\xBF\xBD"
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
-int64_t bc_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-void bc_ts_now(char out[BC_TS_LEN])
-{
-	int64_t us = bc_now_us();
-	time_t sec = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	size_t n = strftime(out, BC_TS_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, BC_TS_LEN - n, ".%06dZ", (int)(us % 1000000));
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is invalid;
- * then *bad is the length of its maximal invalid subpart (>= 1). */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
-{
-	unsigned char c = s[0];
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (c >= 0x01 && c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		need = 1;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	for (size_t i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	return need + 1;
-}
-
-int bc_line_clean(const char *in, size_t n, struct bc_buf *out)
-{
-	const unsigned char *s = (const unsigned char *)in;
-	size_t start = 0, i = 0;
-	size_t len0 = out->len;
-
-	while (i < n) {
-		size_t bad = 0;
-		size_t k = utf8_seq(s + i, n - i, &bad);
-		if (k) {
-			i += k;
-			continue;
-		}
-		if (bc_buf_append(out, s + start, i - start) < 0 ||
-		    bc_buf_append(out, REPLACEMENT, 3) < 0)
-			goto fail;
-		i += bad;
-		start = i;
-	}
-	if (bc_buf_append(out, s + start, n - start) < 0)
-		goto fail;
-	if (!out->data && bc_buf_append(out, "", 0) < 0)
-		goto fail;
-	return 0;
-fail:
-	out->len = len0;
-	if (out->data)
-		out->data[len0] = '\0';
-	return -1;
-}
-
-size_t bc_line_chomp(const char *line, size_t n)
-{
-	return n && line[n - 1] == '\r' ? n - 1 : n;
-}
-
-size_t bc_utf8_cut(const char *s, size_t n, size_t limit)
-{
-	if (limit == 0)
-		limit = 1;
-	if (n <= limit)
-		return n;
-	size_t c = limit;
-	for (int back = 0; back < 4 && c > 0; back++, c--)
-		if (((unsigned char)s[c] & 0xC0) != 0x80)
-			return c;
-	return limit;
-}
 
 int bc_record_set_line(struct bc_record *r, const char *line, size_t n)
 {
@@ -233,53 +121,6 @@ static struct json_object *parse(const char *json, size_t n, char *err,
 	return o;
 }
 
-static bool digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return true;
-}
-
-/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.F{1,9}](Z|+HH:MM|-HH:MM), within ranges a
- * SQL TIMESTAMPTZ accepts. */
-static bool ts_valid(const char *s, size_t n)
-{
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int y, mo, d, h, mi, se;
-
-	if (n < 20 || n >= BC_TS_LEN)
-		return false;
-	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || !digits(s + 8, 2, &d) ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
-	    s[16] != ':' || !digits(s + 17, 2, &se))
-		return false;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-	    mi > 59 || se > 59)
-		return false;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return false;
-	size_t i = 19;
-	if (i < n && s[i] == '.') {
-		size_t f = ++i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == f || i - f > 9)
-			return false;
-	}
-	if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z'))
-		return true;
-	int oh, om;
-	return i + 6 == n && (s[i] == '+' || s[i] == '-') &&
-	       digits(s + i + 1, 2, &oh) && s[i + 3] == ':' &&
-	       digits(s + i + 4, 2, &om) && oh <= 14 && om <= 59;
-}
-
 /* Copy the string member key of o into dst (size dstlen). Returns 1 if
  * copied, 0 if absent or null, -1 if not a string or invalid. */
 static int get_str(struct json_object *o, const char *key, char *dst,
@@ -344,7 +185,7 @@ int bc_record_decode(const char *json, size_t n, struct bc_record *r,
 		goto out;
 	}
 	r->seq = json_object_get_int64(v);
-	int got = get_str(o, "ts", r->ts, sizeof r->ts, ts_valid);
+	int got = get_str(o, "ts", r->ts, sizeof r->ts, bc_ts_valid);
 	if (got < 0) {
 		fail(err, errlen, "invalid ts (want RFC 3339, e.g. 2026-11-25T19:08:10.123456Z)");
 		goto out;
@@ -557,7 +398,7 @@ int bc_event_decode(const char *json, size_t n, struct bc_event *e,
 		fail(err, errlen, "missing or invalid thread_id");
 		goto out;
 	}
-	int got = get_str(o, "ts", e->ts, sizeof e->ts, ts_valid);
+	int got = get_str(o, "ts", e->ts, sizeof e->ts, bc_ts_valid);
 	if (got < 0) {
 		fail(err, errlen, "invalid ts (want RFC 3339, e.g. 2026-11-25T19:08:10.123456Z)");
 		goto out;

@@ -19,9 +19,10 @@
 #include <stdint.h>
 
 #include "bc_buf.h"
+#include "bc_clock.h"
 #include "bc_tid.h"
+#include "bc_utf8.h"
 
-#define BC_TS_LEN 40               /* room for an RFC 3339 timestamp */
 #define BC_LINE_MAX_DEFAULT 65536  /* longer lines are split */
 
 struct bc_record {
@@ -39,23 +40,6 @@ struct bc_event {
 	char ts[BC_TS_LEN];
 	char *data;           /* owned JSON object text; "{}" when none */
 };
-
-/* Current time as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC). */
-void bc_ts_now(char out[BC_TS_LEN]);
-/* Microseconds since the epoch (CLOCK_REALTIME). */
-int64_t bc_now_us(void);
-
-/* Append to out the n bytes of in with invalid UTF-8 and NUL bytes replaced
- * by U+FFFD. A single trailing '\r' is NOT removed here (see bc_line_chomp).
- * Returns 0 or -1 (out's cap reached / out-of-memory). */
-int bc_line_clean(const char *in, size_t n, struct bc_buf *out);
-/* Length of the line without a single trailing '\r'. */
-size_t bc_line_chomp(const char *line, size_t n);
-/* Where to cut the n bytes at s so the first part is at most limit bytes
- * and does not end inside a UTF-8 character. Returns a value in
- * (0, min(n, limit)]; when no boundary is found within the last 3 bytes,
- * returns limit. */
-size_t bc_utf8_cut(const char *s, size_t n, size_t limit);
 
 /* Set r's line to a cleaned copy of the n bytes at line. 0 or -1. */
 int bc_record_set_line(struct bc_record *r, const char *line, size_t n);

@@ -2,7 +2,6 @@
  * ("sqlite:" or a libpq "postgresql://"/"postgres://" URI), checks
  * arguments once, and dispatches through the private vtable of
  * bc_store_impl.h. */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,57 +17,6 @@ void bc_store_set_err(struct bc_store *st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(st->err, sizeof st->err, fmt, ap);
 	va_end(ap);
-}
-
-static int digits(const char *s, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
-static int num(const char *s, int n)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++)
-		v = v * 10 + (s[i] - '0');
-	return v;
-}
-
-int bc_store_ts_ok(const char *ts)
-{
-	if (!digits(ts, 4) || ts[4] != '-' || !digits(ts + 5, 2) ||
-	    ts[7] != '-' || !digits(ts + 8, 2) ||
-	    (ts[10] != 'T' && ts[10] != 't' && ts[10] != ' ') ||
-	    !digits(ts + 11, 2) || ts[13] != ':' || !digits(ts + 14, 2) ||
-	    ts[16] != ':' || !digits(ts + 17, 2))
-		return 0;
-	int y = num(ts, 4), mo = num(ts + 5, 2), d = num(ts + 8, 2);
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-	    num(ts + 11, 2) > 23 || num(ts + 14, 2) > 59 ||
-	    num(ts + 17, 2) > 59)
-		return 0;
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	                             30, 31 };
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
-		return 0;
-	const char *p = ts + 19;
-	if (*p == '.') {
-		int n = 0;
-		while (isdigit((unsigned char)p[1 + n]))
-			n++;
-		if (n == 0 || n > 9)
-			return 0;
-		p += 1 + n;
-	}
-	if (p[0] == 'Z' || p[0] == 'z')
-		return p[1] == '\0';
-	if ((p[0] == '+' || p[0] == '-') && digits(p + 1, 2) && p[3] == ':' &&
-	    digits(p + 4, 2) && p[6] == '\0')
-		return num(p + 1, 2) <= 15 && num(p + 4, 2) <= 59;
-	return 0;
 }
 
 struct bc_store *bc_store_open(const char *url, char *err, size_t errlen)
@@ -223,10 +171,11 @@ int bc_store_run_status_bit(const char *status)
 long long bc_store_runs(struct bc_store *st, int mask, const char *before,
                         long long limit, bc_store_run_cb cb, void *arg)
 {
-	char in[128] = "";
+	char in[128] = "", utc[BC_TS_LEN];
 	size_t n = 0;
 
-	if (before && !bc_store_ts_ok(before)) {
+	/* In UTC: the instant PostgreSQL compares, the text SQLite does. */
+	if (before && bc_ts_utc(before, utc) != 0) {
 		bc_store_set_err(st, "invalid time '%s'", before);
 		return -1;
 	}
@@ -236,5 +185,5 @@ long long bc_store_runs(struct bc_store *st, int mask, const char *before,
 			                      n ? "," : "", run_statuses[i]);
 	if (n == 0 || limit == 0)
 		return 0;
-	return st->ops->runs(st, in, before, limit, cb, arg);
+	return st->ops->runs(st, in, before ? utc : NULL, limit, cb, arg);
 }

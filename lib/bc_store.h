@@ -66,10 +66,6 @@ long long bc_store_history_desc(struct bc_store *st, const char *tid,
  * ended_at and exit_code NULL (a reused thread id starts a new run).
  * 0 or -1. */
 int bc_store_run_start(struct bc_store *st, const char *tid);
-/* True if ts is "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" with
- * plausible field values, so PostgreSQL will accept it. Backends store
- * the insert time instead of a ts that is not. */
-int bc_store_ts_ok(const char *ts);
 
 /* Record the status of run tid, replacing any earlier one. status is
  * "completed", "error", "cancelled", "paused" (ended_at becomes now) or

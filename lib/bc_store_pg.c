@@ -196,8 +196,9 @@ static long long insert_chunk(struct bc_store *st, const struct bc_record *recs,
 	const char **vals = calloc(n * 5, sizeof *vals);
 	int *lens = calloc(n * 5, sizeof *lens);
 	char (*seqs)[24] = calloc(n, sizeof *seqs);
+	char (*tss)[BC_TS_LEN] = calloc(n, sizeof *tss);
 	long long added = -1;
-	if (!sql || !vals || !lens || !seqs) {
+	if (!sql || !vals || !lens || !seqs || !tss) {
 		bc_store_set_err(st, "out of memory");
 		goto out;
 	}
@@ -206,7 +207,9 @@ static long long insert_chunk(struct bc_store *st, const struct bc_record *recs,
 		snprintf(seqs[i], sizeof seqs[i], "%lld", r->seq);
 		vals[i * 5] = r->thread_id;
 		vals[i * 5 + 1] = seqs[i];
-		vals[i * 5 + 2] = bc_store_ts_ok(r->ts) ? r->ts : NULL;
+		/* In UTC: PostgreSQL refuses offsets beyond 15:59 that RFC
+		 * 3339 allows; an invalid ts stores the insert time. */
+		vals[i * 5 + 2] = bc_ts_utc(r->ts, tss[i]) == 0 ? tss[i] : NULL;
 		vals[i * 5 + 3] = r->stream[0] ? r->stream : "stdout";
 		vals[i * 5 + 4] = r->line;
 		lens[i * 5 + 4] = (int)r->line_len;
@@ -223,6 +226,7 @@ out:
 	free(vals);
 	free(lens);
 	free(seqs);
+	free(tss);
 	return added;
 }
 

@@ -146,7 +146,7 @@ static long long sq_insert(struct bc_store *st, const struct bc_record *recs,
 		const struct bc_record *r = &recs[i];
 		char now[BC_TS_LEN];
 		const char *ts = r->ts;
-		if (!bc_store_ts_ok(ts)) {
+		if (!bc_ts_valid(ts, strlen(ts))) {
 			bc_ts_now(now);
 			ts = now;
 		}

@@ -96,8 +96,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_SPOOL: bc_cli_config_set(&o->cfg.spool, optarg); break;
 		case OPT_NO_FLUSH: o->no_flush = true; break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(bc_close_stdout());
+			bc_print_help(usage_text);
 		case OPT_VERSION: bc_print_version();
 		default: bc_usage_error("unknown option");
 		}

@@ -35,8 +35,8 @@ static const char usage[] =
 	"      --spool DIR      spool directory (env BCAST_SPOOL)\n"
 	"      --batch N        records per transaction, 1-100000 (default 5000)\n"
 	"  -q, --quiet          print errors only\n"
-	"  -h, --help           print this help and exit\n"
-	"      --version        print the version and exit\n"
+	"  -h, --help           show this help and exit\n"
+	"      --version        show the version and exit\n"
 	"\n"
 	"Exit status: 0 done; 64 usage or bad thread id; 74 spool I/O error;\n"
 	"75 Redis or the database unreachable (nothing lost: run it again).\n";
@@ -120,8 +120,7 @@ int main(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'h':
-			fputs(usage, stdout);
-			exit(bc_close_stdout());
+			bc_print_help(usage);
 		case OPT_VERSION:
 			bc_print_version();
 		default:

@@ -177,8 +177,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			                                 MAX_LINE_MIN, MAX_LINE_MAX);
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(bc_close_stdout());
+			bc_print_help(usage_text);
 		case OPT_VERSION: bc_print_version();
 		default: bc_usage_error("unknown option");
 		}

@@ -57,6 +57,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "bc_buf.h"
+#include "bc_hash.h"
 #include "bc_sse.h"
 #include "fanout.h"
 
@@ -213,18 +214,9 @@ static struct block *block_copy(const char *p, size_t n, size_t frames)
 	return b;
 }
 
-static uint64_t tid_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static struct stream **thread_slot(struct fanout *f, const char *tid)
 {
-	struct stream **p = &f->buckets[tid_hash(tid) & (f->nbuckets - 1)];
+	struct stream **p = &f->buckets[bc_hash_str(tid) & (f->nbuckets - 1)];
 
 	while (*p != NULL && strcmp((*p)->tid, tid) != 0)
 		p = &(*p)->hnext;
@@ -241,7 +233,7 @@ static int threads_grow(struct fanout *f)
 	for (size_t i = 0; i < f->nbuckets; i++) {
 		struct stream *s, *next;
 		for (s = f->buckets[i]; s != NULL; s = next) {
-			size_t j = tid_hash(s->tid) & (n - 1);
+			size_t j = bc_hash_str(s->tid) & (n - 1);
 			next = s->hnext;
 			s->hnext = nb[j];
 			nb[j] = s;

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bc_clock.h"
 #include "cli.h"
 #include "guard.h"
 
@@ -40,14 +41,6 @@ static struct {
 	int used;
 	unsigned long dropped;
 } evlog;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 long long guard_raise_nofile(void)
 {
@@ -81,7 +74,7 @@ size_t guard_max_clients(long long nofile, size_t want)
 
 static void on_libevent_log(int severity, const char *msg)
 {
-	int64_t now = now_ms();
+	int64_t now = bc_now_ms();
 
 	if (severity == EVENT_LOG_DEBUG)
 		return;
@@ -122,7 +115,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	struct accept_guard *g = the_guard;
 	struct timeval pause = { 0, GUARD_ACCEPT_PAUSE_MS * 1000 };
 	int err = errno;
-	int64_t now = now_ms();
+	int64_t now = bc_now_ms();
 
 	(void)arg;
 	if (g == NULL || g->l != l)

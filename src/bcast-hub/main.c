@@ -270,8 +270,7 @@ int main(int argc, char **argv)
 			o.timeout = bc_cli_int("--timeout", optarg, 1, 86400);
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			return bc_close_stdout();
+			bc_print_help(usage_text);
 		case OPT_VERSION:
 			bc_print_version();
 		default:

@@ -440,7 +440,7 @@ void rest_runs(struct hub *h, struct evhttp_request *req)
 	if (rj->limit > RUNS_LIMIT_MAX)
 		rj->limit = RUNS_LIMIT_MAX;
 	if ((v = evhttp_find_header(&q, "before"))) {
-		if (strlen(v) >= sizeof rj->before || !bc_store_ts_ok(v)) {
+		if (strlen(v) >= sizeof rj->before || !bc_ts_valid(v, strlen(v))) {
 			bad_param(h, req, "before",
 			          "want an RFC 3339 time (an X-Next-Before value)");
 			goto fail;

@@ -77,7 +77,7 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c,
 	const struct tail *t = arg;
 	(void)a, (void)b, (void)c, (void)d;
 	return tail_pending_signal ||
-	       (t->deadline_ms && tail_now_ms() >= t->deadline_ms);
+	       (t->deadline_ms && bc_now_ms() >= t->deadline_ms);
 }
 
 int tail_http_init(struct tail *t)

@@ -191,8 +191,7 @@ static void parse(struct tail *t, struct raw *o, int argc, char **argv)
 		case OPT_ONCE: t->once = true; break;
 		case 'q': t->quiet = true; break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(bc_close_stdout());
+			bc_print_help(usage_text);
 		case OPT_VERSION: bc_print_version();
 		default: bc_usage_error("unknown option");
 		}
@@ -281,7 +280,7 @@ void tail_options(struct tail *t, int argc, char **argv)
 		t->hub[n - 1] = '\0';
 	t->token = read_token(o.token_file, o.cfg.token);
 	if (o.timeout > 0)
-		t->deadline_ms = tail_now_ms() + (int64_t)(o.timeout * 1000);
+		t->deadline_ms = bc_now_ms() + (int64_t)(o.timeout * 1000);
 	bc_config_free(&o.cfg);
 }
 

@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "bc_hash.h"
 #include "cli.h"
 #include "tail.h"
 
@@ -32,14 +33,6 @@ static const char *const palette[] = {
 };
 #define STDERR_COLOR "31"
 #define TS_COLOR "2"
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
 
 int tail_seen_init(struct seen *s)
 {
@@ -78,7 +71,7 @@ static bool seen_in(const struct seen_key *tab, const struct seen_key *k)
 /* True if (tid, seq) was seen before; otherwise remember it. */
 static bool seen_check(struct seen *s, const char *tid, long long seq)
 {
-	struct seen_key k = { fnv1a(tid), (uint64_t)seq + 1 };
+	struct seen_key k = { bc_hash_str(tid), (uint64_t)seq + 1 };
 
 	if (seen_in(s->cur, &k) || seen_in(s->old, &k))
 		return true;
@@ -165,7 +158,7 @@ static void out_ts(struct tail *t, const char *ts)
 
 static void out_thread(struct tail *t, const char *tid)
 {
-	out_color(t, palette[fnv1a(tid) % (sizeof palette / sizeof *palette)],
+	out_color(t, palette[bc_hash_str(tid) % (sizeof palette / sizeof *palette)],
 	          tid, strlen(tid));
 }
 

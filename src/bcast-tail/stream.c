@@ -127,16 +127,9 @@ int tail_signalled(void)
 	return sig;
 }
 
-int64_t tail_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool past_deadline(const struct tail *t)
 {
-	return t->deadline_ms && tail_now_ms() >= t->deadline_ms;
+	return t->deadline_ms && bc_now_ms() >= t->deadline_ms;
 }
 
 /* Set t->stop when a signal came or the deadline passed. */
@@ -154,7 +147,7 @@ static int wait_ms(const struct tail *t, int want)
 {
 	if (!t->deadline_ms)
 		return want;
-	int64_t left = t->deadline_ms - tail_now_ms();
+	int64_t left = t->deadline_ms - bc_now_ms();
 	if (left < 0)
 		left = 0;
 	return left < want ? (int)left : want;
@@ -549,10 +542,10 @@ static enum attempt attempt(struct follow *f)
 static void backoff_wait(struct tail *t, int ms)
 {
 	struct pollfd pfd = { .fd = sig_pipe[0], .events = POLLIN };
-	int64_t until = tail_now_ms() + ms;
+	int64_t until = bc_now_ms() + ms;
 
 	while (t->stop == RUN) {
-		int64_t left = until - tail_now_ms();
+		int64_t left = until - bc_now_ms();
 		if (left <= 0)
 			break;
 		poll(&pfd, 1, wait_ms(t, (int)left));

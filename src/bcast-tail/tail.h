@@ -102,7 +102,6 @@ int tail_signals_init(void);
 /* The signal that came (SIGINT, SIGTERM), or 0; drains the self-pipe. */
 int tail_signalled(void);
 extern volatile int tail_pending_signal;
-int64_t tail_now_ms(void);
 
 /* http.c */
 struct tail_get {

@@ -129,6 +129,12 @@ long long bc_cli_size(const char *opt, const char *s, long long min,
 	return v << shift;
 }
 
+void bc_print_help(const char *text)
+{
+	fputs(text, stdout);
+	exit(bc_close_stdout());
+}
+
 void bc_print_version(void)
 {
 	printf("%s %s\n", bc_prog, BC_VERSION);

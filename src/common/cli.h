@@ -38,6 +38,11 @@ long long bc_cli_int(const char *opt, const char *s, long long min,
  * multiplies by 2^10, 2^20, 2^30; the result must be in [min, max]. */
 long long bc_cli_size(const char *opt, const char *s, long long min,
                       long long max);
+/* The --help text on stdout, exit 0 (or 74 if stdout fails). Every
+ * program's text starts "Usage: PROG ...", lists -h/--help ("show this
+ * help and exit") and --version ("show the version and exit"), and ends
+ * with its exit statuses. */
+_Noreturn void bc_print_help(const char *text);
 /* "PROG VERSION\n" on stdout, exit 0 (or 74 if stdout fails). */
 _Noreturn void bc_print_version(void);
 /* Set a configuration field from a flag (bc_config_set); dies with

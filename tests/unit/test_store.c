@@ -130,6 +130,28 @@ static void run(const char *url)
 		CHECK_STR(g.ts[0], "2026-11-25T19:08:10.5Z");
 	got_free(&g);
 
+	/* Offsets to +-23:59 are RFC 3339 and are kept (PostgreSQL would
+	 * refuse beyond 15:59: they reach it in UTC); a ts that is not RFC
+	 * 3339 is replaced by the insert time. */
+	struct bc_record z[3];
+	mkrec(&z[0], tid2, 200, "2026-11-25T19:08:10.5+20:00", "east");
+	mkrec(&z[1], tid2, 201, "2026-11-25T19:08:10-23:59", "west");
+	mkrec(&z[2], tid2, 202, "2026-11-25T19:08:10+24:00", "bad");
+	CHECK(bc_store_insert(st, z, 3) == 3);
+	CHECK(bc_store_history(st, tid2, 199, -1, collect, &g) == 3);
+	if (g.n == 3 && strcmp(bc_store_kind(st), "postgresql") == 0) {
+		CHECK_STR(g.ts[0], "2026-11-24T23:08:10.500000Z");
+		CHECK_STR(g.ts[1], "2026-11-26T19:07:10.000000Z");
+	} else if (g.n == 3) {
+		CHECK_STR(g.ts[0], "2026-11-25T19:08:10.5+20:00");
+		CHECK_STR(g.ts[1], "2026-11-25T19:08:10-23:59");
+	}
+	CHECK(g.n == 3 && strstr(g.ts[2], "+24:00") == NULL &&
+	      bc_ts_valid(g.ts[2], strlen(g.ts[2])));
+	got_free(&g);
+	for (int i = 0; i < 3; i++)
+		bc_record_clear(&z[i]);
+
 	CHECK(bc_store_set_run(st, tid, "completed", 0) == 0);
 	CHECK(bc_store_set_run(st, tid, "error", 3) == 0);
 	CHECK(bc_store_set_run(st, tid2, "cancelled", -1) == 0);
