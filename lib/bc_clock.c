@@ -13,11 +13,16 @@ int64_t bc_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t bc_now_ms(void)
+int64_t bc_mono_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t bc_now_ms(void)
+{
+	return bc_mono_us() / 1000;
 }
 
 void bc_ts_now(char out[BC_TS_LEN])

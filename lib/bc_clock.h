@@ -16,8 +16,10 @@
 
 /* Microseconds since the epoch (CLOCK_REALTIME): wall time. */
 int64_t bc_now_us(void);
-/* Milliseconds on CLOCK_MONOTONIC: for timeouts and intervals. */
+/* CLOCK_MONOTONIC, for timeouts and intervals: milliseconds, and
+ * microseconds. */
 int64_t bc_now_ms(void);
+int64_t bc_mono_us(void);
 /* Current time as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC). */
 void bc_ts_now(char out[BC_TS_LEN]);
 /* True if the n bytes at s are one RFC 3339 timestamp (see above) shorter

@@ -57,6 +57,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "bc_buf.h"
+#include "bc_clock.h"
 #include "bc_hash.h"
 #include "bc_sse.h"
 #include "fanout.h"
@@ -140,14 +141,6 @@ struct fanout {
 	void (*drained)(void *);
 	void *drained_arg;
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void block_unref(struct block *b)
 {
@@ -605,7 +598,7 @@ static void flush_stream(struct fanout *f, struct stream *s)
 static void fanout_flush(struct fanout *f)
 {
 	struct stream *s;
-	int64_t t0 = mono_us();
+	int64_t t0 = bc_mono_us();
 
 	if (f->flush_scheduled) {
 		event_del(f->flush_ev);
@@ -620,7 +613,7 @@ static void fanout_flush(struct fanout *f)
 		s->dirty = 0;
 		stream_maybe_remove(f, s);
 	}
-	f->last_end_us = mono_us();
+	f->last_end_us = bc_mono_us();
 	f->last_cost_us = f->last_end_us - t0;
 }
 
@@ -646,7 +639,7 @@ static void schedule_flush(struct fanout *f)
 	f->flush_scheduled = 1;
 	gap = f->last_cost_us < FANOUT_COALESCE_US ? f->last_cost_us
 	                                           : FANOUT_COALESCE_US;
-	wait = f->last_end_us + gap - mono_us();
+	wait = f->last_end_us + gap - bc_mono_us();
 	if (wait <= 0) {
 		event_active(f->flush_ev, EV_TIMEOUT, 0);
 	} else {

@@ -23,6 +23,8 @@ static void test_now(void)
 	struct timespec d = { 0, 20 * 1000 * 1000 };
 	nanosleep(&d, NULL);
 	CHECK(bc_now_ms() - m >= 20);
+	int64_t u = bc_mono_us();
+	CHECK(u / 1000 >= m + 20 && bc_mono_us() >= u);
 }
 
 #define VALID(s) CHECK(bc_ts_valid(s, strlen(s)))
