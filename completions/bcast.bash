@@ -137,6 +137,9 @@ _bcast_values() {
 	--fsync)
 		COMPREPLY=($(compgen -W "none batch" -- "$cur"))
 		return 0 ;;
+	--prune-older-than)
+		COMPREPLY=($(compgen -W "7d 30d 90d 365d" -- "$cur"))
+		return 0 ;;
 	--color)
 		COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
 		return 0 ;;

@@ -120,6 +120,7 @@ for p in bcast-emit bcast-event bcast-hub bcast-tail bcast-flush
     complete -c $p -n '__bcast_prev_is --fsync' -a 'none batch'
     complete -c $p -n '__bcast_prev_is --config --token-file --read-token-file --jwt-secret-file' -F
 end
+complete -c bcast-flush -n '__bcast_prev_is --prune-older-than' -a '7d 30d 90d 365d'
 complete -c bcast-emit -n __bcast_after_dashdash -a '(__bcast_command)'
 complete -c bcast-event -n '__bcast_positional 0' -a '$__bcast_types'
 complete -c bcast-tail -n '__bcast_positional 0' -a '(__bcast_threads)'

@@ -75,6 +75,7 @@ int bc_config_load(struct bc_config *c)
 	rc |= dbdef ? set_from(&c->db, "BCAST_DB", dbdef) : -1;
 	rc |= spool ? set_from(&c->spool, "BCAST_SPOOL", spool) : -1;
 	rc |= set_from(&c->token, "BCAST_TOKEN", NULL);
+	rc |= set_from(&c->prune, "BCAST_PRUNE_OLDER_THAN", "30d");
 	free(dbdef);
 	free(spool);
 	if (rc)
@@ -108,6 +109,7 @@ void bc_config_free(struct bc_config *c)
 	free(c->db);
 	free(c->spool);
 	free(c->token);
+	free(c->prune);
 	free(c->state);
 	memset(c, 0, sizeof *c);
 }

@@ -17,6 +17,7 @@ struct bc_config {
 	char *db;      /* BCAST_DB     default sqlite:$STATE/bcast.db */
 	char *spool;   /* BCAST_SPOOL  default $STATE/spool */
 	char *token;   /* BCAST_TOKEN  default NULL (no auth) */
+	char *prune;   /* BCAST_PRUNE_OLDER_THAN default 30d (bcast-flush --prune) */
 	char *state;   /* $STATE */
 };
 

@@ -15,7 +15,9 @@
  * final line without '\n' and lines that are not valid records.
  *
  * Sequence numbers come from {tid}.seq, decimal text holding the last seq
- * handed out, read and rewritten (pwrite + ftruncate) under flock. */
+ * handed out, read and rewritten (pwrite + ftruncate) under flock. Like a
+ * journal, the counter is checked to still be the file at its path once
+ * locked: retention (bc_spool_forget) unlinks it under the lock. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -131,6 +133,9 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static int open_locked(struct bc_spool *s, const char *path, int flags,
+                       int *absent);
+
 int bc_spool_reserve_seq(struct bc_spool *s, const char *tid, long long n,
                          long long floor, long long *first)
 {
@@ -141,16 +146,11 @@ int bc_spool_reserve_seq(struct bc_spool *s, const char *tid, long long n,
 		set_err(s, "bad seq reservation");
 		return -1;
 	}
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		set_err(s, "cannot open %s: %s", path, strerror(errno));
+	int absent;
+	int fd = open_locked(s, path, O_RDWR | O_CREAT, &absent);
+	if (fd < 0)
 		return -1;
-	}
 	int rc = -1;
-	if (lock_fd(fd) != 0) {
-		set_err(s, "cannot lock %s: %s", path, strerror(errno));
-		goto out;
-	}
 	char text[32];
 	ssize_t got = pread(fd, text, sizeof text - 1, 0);
 	if (got < 0) {
@@ -500,4 +500,40 @@ int bc_spool_remove(struct bc_spool *s, const char *path)
 		return -1;
 	}
 	return 0;
+}
+
+int bc_spool_forget(struct bc_spool *s, const char *tid)
+{
+	char path[4096];
+	if (path_of(s, path, sizeof path, tid, ".seq") != 0)
+		return -1;
+	int absent;
+	int fd = open_locked(s, path, O_RDONLY, &absent);
+	if (fd < 0)
+		return absent ? 0 : -1;
+	/* Under the counter's lock: does any journal of tid still exist? */
+	int rc = 0, busy = 0;
+	DIR *d = opendir(s->dir);
+	if (!d) {
+		set_err(s, "cannot read %s: %s", s->dir, strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	size_t tl = strlen(tid), len;
+	struct dirent *e;
+	while (!busy && (e = readdir(d)))
+		busy = journal_tid(e->d_name, &len) && len == tl &&
+		       memcmp(e->d_name, tid, tl) == 0;
+	closedir(d);
+	if (busy)
+		goto out;
+	if (unlink(path) != 0 && errno != ENOENT) {
+		set_err(s, "cannot remove %s: %s", path, strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	rc = 1;
+out:
+	close(fd);
+	return rc;
 }

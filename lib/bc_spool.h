@@ -61,5 +61,9 @@ int bc_spool_peek(struct bc_spool *s, const char *tid, struct bc_strv *out,
                   size_t *skipped);
 /* Remove a claimed journal once its records are committed. 0 or -1. */
 int bc_spool_remove(struct bc_spool *s, const char *path);
+/* Retention: remove tid's seq counter, for a run that is over and pruned,
+ * unless a journal of tid (live or claimed) still holds lines whose seq it
+ * guards. 1 removed, 0 kept (or there was none), -1 error. */
+int bc_spool_forget(struct bc_spool *s, const char *tid);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bc_store.h"
 #include "bc_store_impl.h"
@@ -186,4 +187,74 @@ long long bc_store_runs(struct bc_store *st, int mask, const char *before,
 	if (n == 0 || limit == 0)
 		return 0;
 	return st->ops->runs(st, in, before ? utc : NULL, limit, cb, arg);
+}
+
+/* Runs looked at per prune_list round. */
+#define PRUNE_PAGE 100
+
+/* Sleep as long as the last batch took (at most 50 ms): a writer waiting
+ * for the lock (SQLite allows one) gets in between two batches. */
+static void prune_pace(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long long ns = (t1.tv_sec - t0->tv_sec) * 1000000000LL +
+	               (t1.tv_nsec - t0->tv_nsec);
+	if (ns > 50000000LL)
+		ns = 50000000LL;
+	if (ns > 0) {
+		struct timespec d = { 0, (long)ns };
+		nanosleep(&d, NULL);
+	}
+}
+
+long long bc_store_prune(struct bc_store *st, const char *before,
+                         long long batch, long long *lines,
+                         bc_store_prune_cb cb, void *arg)
+{
+	if (!before || !bc_store_ts_ok(before) || batch < 1) {
+		bc_store_set_err(st, "invalid prune time or batch");
+		return -1;
+	}
+	struct bc_strv ids;
+	bc_strv_init(&ids);
+	long long runs = 0;
+	for (;;) {
+		bc_strv_clear(&ids);
+		long long n = st->ops->prune_list(st, before, PRUNE_PAGE, &ids);
+		if (n < 0)
+			goto fail;
+		long long gone = 0;
+		for (size_t i = 0; i < ids.n; i++) {
+			const char *tid = ids.v[i];
+			long long del = 0, d;
+			do {
+				struct timespec t0;
+				clock_gettime(CLOCK_MONOTONIC, &t0);
+				d = st->ops->prune_lines(st, tid, before, batch);
+				if (d < 0)
+					goto fail;
+				del += d;
+				*lines += d;
+				prune_pace(&t0);
+			} while (d == batch);
+			int r = st->ops->prune_run(st, tid, before);
+			if (r < 0)
+				goto fail;
+			if (r > 0) {
+				runs++;
+				gone++;
+				if (cb)
+					cb(tid, del, arg);
+			}
+		}
+		/* Nothing listed could go (all restarted meanwhile): done. */
+		if (gone == 0)
+			break;
+	}
+	bc_strv_free(&ids);
+	return runs;
+fail:
+	bc_strv_free(&ids);
+	return -1;
 }

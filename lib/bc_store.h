@@ -99,4 +99,21 @@ typedef int (*bc_store_run_cb)(const struct bc_run *r, void *arg);
 long long bc_store_runs(struct bc_store *st, int mask, const char *before,
                         long long limit, bc_store_run_cb cb, void *arg);
 
+/* Called by bc_store_prune after run tid is gone, with its rows deleted. */
+typedef void (*bc_store_prune_cb)(const char *tid, long long lines,
+                                  void *arg);
+/* Retention: delete the runs that are over (thread_runs.status other than
+ * running) and ended (ended_at, else updated_at for rows older than that
+ * column) before `before` (RFC 3339 UTC, as bc_ts_now writes it): first
+ * the run's thread_logs rows, at most batch rows per transaction so no
+ * lock is held for long, then its thread_runs row. A run whose id starts
+ * again meanwhile is left alone; a run cut off half way is finished by
+ * the next call. Lines stored with no thread_runs row are never pruned.
+ * cb (may be NULL) is called after each run is gone. Returns the runs
+ * removed and adds the rows deleted to *lines, or -1 (what was removed
+ * stays removed). */
+long long bc_store_prune(struct bc_store *st, const char *before,
+                         long long batch, long long *lines,
+                         bc_store_prune_cb cb, void *arg);
+
 #endif

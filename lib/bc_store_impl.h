@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "bc_store.h"
+#include "bc_strv.h"
 
 struct bc_store_ops {
 	const char *kind;
@@ -33,6 +34,18 @@ struct bc_store_ops {
 	long long (*runs)(struct bc_store *st, const char *status_in,
 	                  const char *before, long long limit,
 	                  bc_store_run_cb cb, void *arg);
+	/* Retention (see bc_store_prune). A run is "prunable" when it is over
+	 * and ended before `before`. prune_list appends to out up to limit
+	 * prunable thread ids, oldest first: the count, or -1. prune_lines
+	 * deletes at most batch thread_logs rows of tid, in one transaction,
+	 * if tid is still prunable: the rows deleted, or -1. prune_run
+	 * deletes tid's thread_runs row if still prunable: 1, 0 or -1. */
+	long long (*prune_list)(struct bc_store *st, const char *before,
+	                        long long limit, struct bc_strv *out);
+	long long (*prune_lines)(struct bc_store *st, const char *tid,
+	                         const char *before, long long batch);
+	int (*prune_run)(struct bc_store *st, const char *tid,
+	                 const char *before);
 };
 
 struct bc_store {

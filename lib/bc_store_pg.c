@@ -430,6 +430,74 @@ static long long pg_runs(struct bc_store *st, const char *status_in,
 	return rows;
 }
 
+/* A run is prunable when it is over and ended before $2 (runs recorded
+ * before ended_at existed: their last update). */
+#define PRUNABLE \
+	"status <> 'running' AND coalesce(ended_at, updated_at) < $2::timestamptz"
+
+static long long pg_prune_list(struct bc_store *st, const char *before,
+                               long long limit, struct bc_strv *out)
+{
+	char lim[32];
+	snprintf(lim, sizeof lim, "%lld", limit);
+	const char *vals[] = { lim, before };
+	PGresult *res = query(st,
+	                      "SELECT thread_id FROM thread_runs WHERE " PRUNABLE
+	                      " ORDER BY coalesce(ended_at, updated_at) LIMIT $1::bigint",
+	                      2, vals, PGRES_TUPLES_OK);
+	if (!res)
+		return -1;
+	long long n = PQntuples(res);
+	for (int i = 0; i < PQntuples(res); i++)
+		if (bc_strv_push(out, PQgetvalue(res, i, 0),
+		                 (size_t)PQgetlength(res, i, 0)) != 0) {
+			bc_store_set_err(st, "out of memory");
+			n = -1;
+			break;
+		}
+	PQclear(res);
+	return n;
+}
+
+/* Run a prune statement with $1 = tid, $2 = before and, when batch > 0,
+ * $3 = batch; the rows it changed, or -1. */
+static long long pg_prune_exec(struct bc_store *st, const char *sql,
+                               const char *tid, const char *before,
+                               long long batch)
+{
+	char b[32];
+	snprintf(b, sizeof b, "%lld", batch);
+	const char *vals[] = { tid, before, b };
+	PGresult *res = query(st, sql, batch > 0 ? 3 : 2, vals,
+	                      PGRES_COMMAND_OK);
+	if (!res)
+		return -1;
+	long long n = atoll(PQcmdTuples(res));
+	PQclear(res);
+	return n;
+}
+
+static long long pg_prune_lines(struct bc_store *st, const char *tid,
+                                const char *before, long long batch)
+{
+	return pg_prune_exec(st,
+	                     "DELETE FROM thread_logs WHERE ctid = ANY (ARRAY("
+	                     " SELECT ctid FROM thread_logs WHERE thread_id = $1"
+	                     " LIMIT $3::bigint))"
+	                     " AND EXISTS (SELECT 1 FROM thread_runs"
+	                     "  WHERE thread_id = $1 AND " PRUNABLE ")",
+	                     tid, before, batch);
+}
+
+static int pg_prune_run(struct bc_store *st, const char *tid,
+                        const char *before)
+{
+	return (int)pg_prune_exec(st,
+	                          "DELETE FROM thread_runs WHERE thread_id = $1 AND "
+	                          PRUNABLE,
+	                          tid, before, 0);
+}
+
 const struct bc_store_ops bc_store_pg_ops = {
 	.kind = "postgresql",
 	.open = pg_open,
@@ -440,4 +508,7 @@ const struct bc_store_ops bc_store_pg_ops = {
 	.set_run = pg_set_run,
 	.run_start = pg_run_start,
 	.runs = pg_runs,
+	.prune_list = pg_prune_list,
+	.prune_lines = pg_prune_lines,
+	.prune_run = pg_prune_run,
 };

@@ -352,6 +352,79 @@ static long long sq_runs(struct bc_store *st, const char *status_in,
 	return rows;
 }
 
+/* A run is prunable when it is over and ended before ?2 (runs recorded
+ * before ended_at existed: their last update). */
+#define PRUNABLE "status <> 'running' AND coalesce(ended_at, updated_at) < ?2"
+
+static long long sq_prune_list(struct bc_store *st, const char *before,
+                               long long limit, struct bc_strv *out)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT thread_id FROM thread_runs WHERE "
+	                       PRUNABLE " ORDER BY coalesce(ended_at, updated_at) LIMIT ?3",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "SELECT");
+	sqlite3_bind_text(s, 2, before, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, limit);
+	long long n = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		if (t && bc_strv_push(out, t, strlen(t)) != 0) {
+			bc_store_set_err(st, "out of memory");
+			sqlite3_finalize(s);
+			return -1;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		n = fail(st, "SELECT");
+	sqlite3_finalize(s);
+	return n;
+}
+
+/* Run a prune statement with ?1 = tid, ?2 = before, ?3 = batch (each
+ * where it occurs); the rows it changed, or -1. */
+static long long sq_prune_exec(struct bc_store *st, const char *sql,
+                               const char *tid, const char *before,
+                               long long batch)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "DELETE");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, before, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, batch);
+	long long n = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(q->db)
+	                                             : fail(st, "DELETE");
+	sqlite3_finalize(s);
+	return n;
+}
+
+static long long sq_prune_lines(struct bc_store *st, const char *tid,
+                                const char *before, long long batch)
+{
+	return sq_prune_exec(st,
+	                     "DELETE FROM thread_logs WHERE rowid IN"
+	                     " (SELECT rowid FROM thread_logs WHERE thread_id = ?1"
+	                     "  LIMIT ?3)"
+	                     " AND EXISTS (SELECT 1 FROM thread_runs"
+	                     "  WHERE thread_id = ?1 AND " PRUNABLE ")",
+	                     tid, before, batch);
+}
+
+static int sq_prune_run(struct bc_store *st, const char *tid,
+                        const char *before)
+{
+	return (int)sq_prune_exec(st,
+	                          "DELETE FROM thread_runs WHERE thread_id = ?1 AND "
+	                          PRUNABLE,
+	                          tid, before, 0);
+}
+
 const struct bc_store_ops bc_store_sqlite_ops = {
 	.kind = "sqlite",
 	.open = sq_open,
@@ -362,4 +435,7 @@ const struct bc_store_ops bc_store_sqlite_ops = {
 	.set_run = sq_set_run,
 	.run_start = sq_run_start,
 	.runs = sq_runs,
+	.prune_list = sq_prune_list,
+	.prune_lines = sq_prune_lines,
+	.prune_run = sq_prune_run,
 };

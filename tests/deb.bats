@@ -69,6 +69,7 @@ fresh_root() {
 	[[ $output == *" ./usr/share/zsh/site-functions/_bcast"* ]]
 	[[ $output == *" ./usr/share/man/man7/bcast.7.gz"* ]]
 	[[ $output == *" ./lib/systemd/system/bcast-hub.service"* ]]
+	[[ $output == *" ./lib/systemd/system/bcast-prune.timer"* ]]
 	[[ $output == *" ./etc/bcast/bcast.conf"* ]]
 	run dpkg-deb -f "$DEB" Version
 	[ "$output" = "$(cat "$REPO/VERSION")" ]
@@ -105,6 +106,10 @@ fresh_root() {
 	[ -z "$output" ]
 	[ -L "$R/etc/systemd/system/multi-user.target.wants/bcast-hub.service" ]
 	[ -L "$R/etc/systemd/system/timers.target.wants/bcast-flush.timer" ]
+	[ -f "$R/lib/systemd/system/bcast-prune.timer" ]
+	[ ! -e "$R/etc/systemd/system/timers.target.wants/bcast-prune.timer" ]
+	in_root systemd-analyze verify --man=no /lib/systemd/system/bcast-prune.service \
+		/lib/systemd/system/bcast-prune.timer
 
 	# The hub as the unit starts it: its ExecStart= line, as User=, with its
 	# Environment= (port moved off 8090 so parallel runs do not collide).

@@ -11,7 +11,7 @@ setup_file() { :; }
 teardown_file() { :; }
 
 PROGS="bcast-emit bcast-event bcast-hub bcast-tail bcast-flush"
-UNITS="bcast-hub.service bcast-flush-boot.service bcast-flush.service bcast-flush.timer"
+UNITS="bcast-hub.service bcast-flush-boot.service bcast-flush.service bcast-flush.timer bcast-prune.service bcast-prune.timer"
 
 inst() { make -s -C "$REPO" "$@" DESTDIR="$T/root" >"$T/make.log" 2>&1 || { cat "$T/make.log"; return 1; }; }
 

@@ -14,7 +14,7 @@ load helpers
 setup_file() { :; }
 teardown_file() { :; }
 
-UNITS="bcast-hub.service bcast-flush-boot.service bcast-flush.service bcast-flush.timer"
+UNITS="bcast-hub.service bcast-flush-boot.service bcast-flush.service bcast-flush.timer bcast-prune.service bcast-prune.timer"
 
 # key UNIT KEY: the values of KEY= in examples/systemd/UNIT, one per line.
 key() { sed -nE "s/^$2=(.*)$/\1/p" "$REPO/examples/systemd/$1"; }
@@ -56,6 +56,7 @@ key() { sed -nE "s/^$2=(.*)$/\1/p" "$REPO/examples/systemd/$1"; }
 	run "$REPO/bin/bcast-flush" --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *--all* ]]
+	[[ "$output" == *"--prune "* ]]
 	run "$REPO/bin/bcast-hub" --help
 	[ "$status" -eq 0 ]
 	# Every documented man page exists in the repository.
@@ -82,8 +83,12 @@ key() { sed -nE "s/^$2=(.*)$/\1/p" "$REPO/examples/systemd/$1"; }
 	[ "$(key bcast-flush.timer Unit)" = bcast-flush.service ]
 	[ "$(key bcast-flush.timer OnUnitActiveSec)" = 5min ]
 	[ "$(key bcast-flush.timer WantedBy)" = timers.target ]
+	# Retention: a daily timer driving bcast-flush --prune (the configured age).
+	[ "$(key bcast-prune.timer Unit)" = bcast-prune.service ]
+	[ "$(key bcast-prune.timer OnCalendar)" = daily ]
+	[ "$(key bcast-prune.service ExecStart)" = "@BINDIR@/bcast-flush --prune" ]
 	# Every program shares one $STATE: XDG_STATE_HOME + StateDirectory=bcast.
-	for u in bcast-hub.service bcast-flush-boot.service bcast-flush.service; do
+	for u in bcast-hub.service bcast-flush-boot.service bcast-flush.service bcast-prune.service; do
 		[ "$(key "$u" StateDirectory)" = bcast ]
 		[ "$(key "$u" Environment)" = XDG_STATE_HOME=/var/lib ]
 	done
