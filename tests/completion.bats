@@ -109,3 +109,24 @@ run_started"
 	[ -z "$REPLY_WORDS" ]
 	[ $((SECONDS - t0)) -le 5 ]
 }
+
+@test "completion: -t offers the thread ids of the hub's runs (--hub on the line beats BCAST_HUB)" {
+	start_hub
+	local hub=$BCAST_HUB
+	bcast-emit -t build-17 --redis none -- true
+	bcast-emit -t build-18 --redis none -- true
+	bcast-emit -t deploy-3 --redis none -- true
+	comp "bcast-tail -t "
+	[ "$REPLY_WORDS" = $'build-17\nbuild-18\ndeploy-3' ]
+	comp "bcast-event -t bu"
+	[ "$REPLY_WORDS" = $'build-17\nbuild-18' ]
+	# bcast-tail's THREAD may also come without -t.
+	comp "bcast-tail de"
+	[ "$REPLY_WORDS" = deploy-3 ]
+	# The hub named on the command line is the one asked.
+	export BCAST_HUB="http://127.0.0.1:$(free_port)"
+	comp "bcast-emit --hub $hub -t dep"
+	[ "$REPLY_WORDS" = deploy-3 ]
+	comp "bcast-emit -t dep"
+	[ -z "$REPLY_WORDS" ]
+}
