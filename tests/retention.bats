@@ -60,9 +60,12 @@ seed() {
 }
 
 # prune_live URL: prune 30 days while an emitter streams through a hub on
-# the same database and a reader polls a kept run's history.
+# the same database and a reader polls a kept run's history. The spool is
+# $S ($T/spool).
 prune_live() {
-	local db=$1 S=$T/spool
+	local db=$1
+	S=$T/spool
+	rm -rf "$S" "$T/stop"
 	mkdir -p "$S"
 	seed "$db" "$S"
 	start_hub --db "$db"
@@ -85,12 +88,31 @@ prune_live() {
 	wait "$EMIT_PID"
 	EMIT_STATUS=$?
 	PROBE=$(cat "$T/probe.out")
+	stop_hub
+}
+
+# probe_value KEY: a number the probe printed, without decimals.
+probe_value() { sed -E "s/.*(^| )$1=([0-9]+).*/\2/" <<<"$PROBE"; }
+
+# measure KIND: prune_live on a fresh database of KIND (sqlite, pg); sets
+# DB_URL. This 2-core box is shared by many jobs: with no prune at all the
+# same probe sees an occasional scheduling stall over 100 ms (208 ms once
+# in 12 runs). So a run that saw one is measured once more, and only a
+# pause that comes back counts.
+measure() {
+	local try
+	for try in 1 2; do
+		case $1 in sqlite) DB_URL=$(sqlite_db) ;; *) DB_URL=$(pg_new_db) ;; esac
+		prune_live "$DB_URL"
+		[ "$(probe_value sse_max_gap_ms)" -ge 100 ] || [ "$(probe_value hist_max_ms)" -ge 100 ] || return 0
+		echo "try $try: a pause over 100 ms: $PROBE"
+	done
 }
 
 # check_pruned URL: exactly the runs that ended more than 30 days ago are
 # gone, rows and counters; what the live readers saw.
 check_pruned() {
-	local db=$1 S=$T/spool v
+	local db=$1 v
 	echo "prune: ${PRUNE_S}s, $PRUNE_OUT"
 	echo "probe: $PROBE"
 	[ "$PRUNE_STATUS" -eq 0 ]
@@ -112,23 +134,21 @@ check_pruned() {
 	[ "$EMIT_STATUS" -eq 0 ] || { cat "$T/emit.log"; false; }
 	[[ $PROBE == *" sse_errors=0 "* ]]
 	[[ $PROBE == *" hist_errors=0 "* ]]
-	v=$(sed -E 's/.*sse_events=([0-9]+).*/\1/' <<<"$PROBE"); [ "$v" -ge 50 ]
-	v=$(sed -E 's/.*hist_requests=([0-9]+).*/\1/' <<<"$PROBE"); [ "$v" -ge 20 ]
-	v=$(sed -E 's/.*sse_max_gap_ms=([0-9.]+).*/\1/' <<<"$PROBE"); [ "${v%.*}" -lt 100 ]
-	v=$(sed -E 's/.*hist_max_ms=([0-9.]+).*/\1/' <<<"$PROBE"); [ "${v%.*}" -lt 100 ]
+	[ "$(probe_value sse_events)" -ge 50 ]
+	[ "$(probe_value hist_requests)" -ge 20 ]
+	[ "$(probe_value sse_max_gap_ms)" -lt 100 ]
+	[ "$(probe_value hist_max_ms)" -lt 100 ]
 	# The live run itself reached the table whole.
 	[ "$(sql "$db" "SELECT count(*) = max(seq) FROM thread_logs WHERE thread_id = 'live'")" = "$(case $db in sqlite:*) echo 1 ;; *) echo t ;; esac)" ]
 }
 
 @test "retention: SQLite: pruning 30 days of 60 removes exactly the older runs, live readers unharmed" {
-	DB_URL=$(sqlite_db)
-	prune_live "$DB_URL"
+	measure sqlite
 	check_pruned "$DB_URL"
 }
 
 @test "retention: PostgreSQL: pruning 30 days of 60 removes exactly the older runs, live readers unharmed" {
-	DB_URL=$(pg_new_db)
-	prune_live "$DB_URL"
+	measure pg
 	check_pruned "$DB_URL"
 }
 
