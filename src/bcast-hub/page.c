@@ -18,6 +18,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "bc_hash.h"
 #include "bc_tid.h"
 #include "page.h"
 
@@ -60,10 +61,8 @@ static const char csp[] =
 
 static void page_etag(struct hub_page *p)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = bc_hash_bytes(p->start, (size_t)(p->end - p->start));
 
-	for (const char *c = p->start; c < p->end; c++)
-		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
 	snprintf(p->etag, sizeof p->etag, "\"%016llx\"", (unsigned long long)h);
 }
 
