@@ -222,27 +222,54 @@ static void parse_target(const char *path, struct target *t)
 		t->r = (t->page = hub_page_find(path)) != NULL ? R_PAGE : R_NONE;
 }
 
-static int authorized(const struct hub *h, struct evhttp_request *req)
+int hub_token_ok(const struct hub *h, const char *a, size_t n)
 {
-	const char *a;
-	size_t n, tn;
+	size_t tn;
 	unsigned char diff = 0;
 
 	if (h->token == NULL)
 		return 1;
-	a = evhttp_find_header(evhttp_request_get_input_headers(req),
-	                       "Authorization");
-	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+	if (a == NULL || n < 7 || strncasecmp(a, "Bearer ", 7) != 0)
 		return 0;
-	for (a += 7; *a == ' '; a++)
+	for (a += 7, n -= 7; n > 0 && *a == ' '; a++, n--)
 		;
-	n = strlen(a);
 	tn = strlen(h->token);
 	if (n != tn)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		diff |= (unsigned char)(a[i] ^ h->token[i]);
 	return diff == 0;
+}
+
+static int authorized(const struct hub *h, struct evhttp_request *req)
+{
+	const char *a = evhttp_find_header(evhttp_request_get_input_headers(req),
+	                                   "Authorization");
+
+	return hub_token_ok(h, a, a != NULL ? strlen(a) : 0);
+}
+
+int hub_ingest_target(const char *path, size_t n, char *tid)
+{
+	static const char prefix[] = "/api/runs/", tail[] = "/logs";
+	struct target t;
+	const char *q = memchr(path, '?', n);
+
+	if (q != NULL)
+		n = (size_t)(q - path);
+	if (n <= sizeof prefix - 1 + sizeof tail - 1 ||
+	    memcmp(path, prefix, sizeof prefix - 1) != 0 ||
+	    memcmp(path + n - (sizeof tail - 1), tail, sizeof tail - 1) != 0)
+		return 0;
+	path += sizeof prefix - 1;
+	n -= sizeof prefix - 1 + sizeof tail - 1;
+	if (memchr(path, '/', n) != NULL)
+		return 0;
+	take_tid(&t, path, n);
+	if (!t.tid_ok)
+		return -1;
+	memcpy(tid, t.tid, strlen(t.tid) + 1);
+	return 1;
 }
 
 /* The body of req as one contiguous block ("" when empty). */
@@ -268,13 +295,45 @@ static int blank(const char *p, size_t n)
 	return 1;
 }
 
+int hub_ingest_line(const char *tid, const char *p, size_t n,
+                    struct bc_buf *frames, struct bc_buf *json, char *err,
+                    size_t errlen)
+{
+	struct bc_record r;
+	char id[BC_TID_MAX + 32], why[256];
+	int rc = 1;
+
+	if (blank(p, n))
+		return 0;
+	memset(&r, 0, sizeof r);
+	if (bc_record_decode(p, n, &r, why, sizeof why) != 0) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	if (strcmp(r.thread_id, tid) != 0) {
+		snprintf(err, errlen, "thread_id %s does not match the path (%s)",
+		         r.thread_id, tid);
+		rc = -1;
+	} else {
+		snprintf(id, sizeof id, "%s:%lld", r.thread_id, r.seq);
+		bc_buf_reset(json);
+		if (bc_record_encode(&r, json) != 0 ||
+		    bc_sse_frame(frames, id, json->data, json->len) != 0) {
+			snprintf(err, errlen, "too large once encoded");
+			rc = -2;
+		}
+	}
+	bc_record_clear(&r);
+	return rc;
+}
+
 static void handle_ingest(struct hub *h, struct evhttp_request *req,
                           const char *tid)
 {
 	size_t len, count = 0, lineno = 0;
 	const char *body = body_of(req, &len);
 	struct bc_buf frames, json;
-	char err[256], id[BC_TID_MAX + 32], ok[64];
+	char err[256], ok[64];
 
 	/* JSON re-encoding can grow a line (U+FFFD for bad bytes), never 4x. */
 	bc_buf_init(&frames, 4 * h->max_body + 65536);
@@ -282,36 +341,22 @@ static void handle_ingest(struct hub *h, struct evhttp_request *req,
 	for (size_t i = 0; i < len;) {
 		const char *p = body + i, *nl = memchr(p, '\n', len - i);
 		size_t n = nl != NULL ? (size_t)(nl - p) : len - i;
-		struct bc_record r;
+		int rc;
 
 		i += n + 1;
 		lineno++;
-		if (blank(p, n))
-			continue;
-		memset(&r, 0, sizeof r);
-		if (bc_record_decode(p, n, &r, err, sizeof err) != 0) {
+		rc = hub_ingest_line(tid, p, n, &frames, &json, err, sizeof err);
+		if (rc == -1) {
 			hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
 			           "line %zu: %s", lineno, err);
 			goto out;
 		}
-		if (strcmp(r.thread_id, tid) != 0) {
-			hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
-			           "line %zu: thread_id %s does not match the path (%s)",
-			           lineno, r.thread_id, tid);
-			bc_record_clear(&r);
-			goto out;
-		}
-		snprintf(id, sizeof id, "%s:%lld", r.thread_id, r.seq);
-		bc_buf_reset(&json);
-		if (bc_record_encode(&r, &json) != 0 ||
-		    bc_sse_frame(&frames, id, json.data, json.len) != 0) {
+		if (rc == -2) {
 			hub_send_error(h, req, 413, HUB_REJ_TOO_LARGE,
 			           "line %zu: body too large once encoded", lineno);
-			bc_record_clear(&r);
 			goto out;
 		}
-		bc_record_clear(&r);
-		count++;
+		count += (size_t)rc;
 	}
 	if (count > 0 &&
 	    fanout_publish_logs(h->fanout, tid, frames.data, frames.len, count) != 0) {

@@ -25,11 +25,13 @@ struct hub {
 	struct evhttp *http;
 	struct fanout *fanout;
 	struct conns *conns;
+	struct ingest *ingest;      /* streaming ingest and the accept peek */
 	struct hub_metrics metrics;
 	struct work_pool *work;     /* DB, Redis and spool reads and writes */
 	const char *token;          /* NULL: POSTs need no token */
 	size_t max_clients;
 	size_t max_body;
+	int timeout_s;              /* --timeout */
 };
 
 /* The evhttp generic callback: routes every request (arg is the hub). */
@@ -43,5 +45,22 @@ void hub_send_error(struct hub *h, struct evhttp_request *req, int code,
  * is left empty). */
 void hub_send_owned(struct evhttp_request *req, int code, const char *ctype,
                     struct bc_buf *body);
+
+/* Is the Authorization header value a (n bytes; NULL: absent) good enough
+ * to publish? */
+int hub_token_ok(const struct hub *h, const char *a, size_t n);
+
+/* Is the n-byte request target path (a query is ignored) the ingest route
+ * /api/runs/{tid}/logs? 1 with the decoded thread id in tid (BC_TID_MAX +
+ * 1 bytes), -1 when it is but the thread id is invalid, 0 when not. */
+int hub_ingest_target(const char *path, size_t n, char *tid);
+
+/* Take one NDJSON line (n bytes at p, without its newline) of thread tid:
+ * decoded, checked, re-encoded (json is scratch) and framed onto frames.
+ * 1 when a record was added, 0 for a blank line, -1 for a bad record and
+ * -2 when frames is full (a reason in err). */
+int hub_ingest_line(const char *tid, const char *p, size_t n,
+                    struct bc_buf *frames, struct bc_buf *json, char *err,
+                    size_t errlen);
 
 #endif

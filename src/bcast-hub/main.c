@@ -33,6 +33,7 @@
 #include "conns.h"
 #include "guard.h"
 #include "hub.h"
+#include "ingest.h"
 
 #define PROG "bcast-hub"
 #define SHUTDOWN_S 2
@@ -221,6 +222,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		evhttp_del_accept_socket(r->h.http, r->bound);
 		r->bound = NULL;
 	}
+	ingest_shutdown(r->h.ingest);
 	r->deadline = evtimer_new(r->h.base, on_deadline, r);
 	if (r->deadline == NULL || evtimer_add(r->deadline, &tv) != 0)
 		event_base_loopbreak(r->h.base);
@@ -314,10 +316,12 @@ int main(int argc, char **argv)
 	r.h.fanout = r.h.base != NULL ? fanout_new(r.h.base, &fo, &r.h.metrics) : NULL;
 	r.h.conns = r.h.base != NULL ? conns_new(r.h.base, (int)o.timeout) : NULL;
 	r.h.work = r.h.base != NULL ? work_new(r.h.base, &wc) : NULL;
+	r.h.ingest = ingest_new(&r.h);
+	r.h.timeout_s = (int)o.timeout;
 	sigterm = r.h.base != NULL ? evsignal_new(r.h.base, SIGTERM, on_signal, &r) : NULL;
 	sigint = r.h.base != NULL ? evsignal_new(r.h.base, SIGINT, on_signal, &r) : NULL;
 	if (r.h.http == NULL || r.h.fanout == NULL || r.h.conns == NULL ||
-	    r.h.work == NULL ||
+	    r.h.work == NULL || r.h.ingest == NULL ||
 	    sigterm == NULL ||
 	    sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
 	    evsignal_add(sigint, NULL) != 0)
@@ -329,7 +333,7 @@ int main(int argc, char **argv)
 	evhttp_set_max_headers_size(r.h.http, MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(r.h.http, o.max_body);
 	evhttp_set_timeout(r.h.http, (int)o.timeout);
-	evhttp_set_bevcb(r.h.http, conns_bevcb, r.h.conns);
+	evhttp_set_bevcb(r.h.http, ingest_bevcb, r.h.ingest);
 	evhttp_set_gencb(r.h.http, hub_http_handle, &r.h);
 	r.bound = listen_on(&r, cfg.listen, shown, sizeof shown);
 
@@ -350,6 +354,7 @@ int main(int argc, char **argv)
 	event_free(sigint);
 	work_free(r.h.work);
 	evhttp_free(r.h.http);
+	ingest_free(r.h.ingest);
 	fanout_free(r.h.fanout);
 	conns_free(r.h.conns);
 	event_base_free(r.h.base);
