@@ -86,9 +86,10 @@ static const char usage_text[] =
 "  --redis URL         bcast-emit --redis (default none)\n"
 "  --emit-log FILE     bcast-emit stderr (default /dev/null)\n"
 "  --pipeline K        POSTs in flight per connection (default 32)\n"
-"  --publish emit|post bcast: lines through bcast-emit (default), or one\n"
-"                      pipelined POST /api/runs/CH/logs per line, one\n"
-"                      connection per channel (like nchan's publisher)\n"
+"  --publish emit|post|stream  bcast: lines through bcast-emit (default),\n"
+"                      one pipelined POST /api/runs/CH/logs per line (post),\n"
+"                      or one long chunked POST per channel, a chunk per\n"
+"                      batch of lines (stream); one connection per channel\n"
 "  --token T           bcast: Authorization: Bearer T on POSTs\n"
 "  --pin-publisher C   run the publisher (and bcast-emit) on CPU C\n"
 "  --pin-subscribers C run the subscriber processes on CPU C\n"
@@ -746,6 +747,7 @@ struct pub {
 	char *out;
 	size_t out_len, out_off;
 	int outstanding, dead, want_out, closed;
+	size_t chunk_at;       /* --publish stream: 1 + where the open chunk's size is; 0: none */
 	struct sr_reader rd;
 };
 
@@ -773,6 +775,26 @@ static int is_bcast(void)
 static int via_emit(void)
 {
 	return is_bcast() && strcmp(O.publish, "emit") == 0;
+}
+
+/* bcast lines go as NDJSON chunks of one long chunked POST per channel. */
+static int via_stream(void)
+{
+	return is_bcast() && strcmp(O.publish, "stream") == 0;
+}
+
+/* Close p's open chunk: fill in its size, add its CRLF. */
+static void chunk_close(struct pub *p)
+{
+	char size[16];
+
+	if (!p->chunk_at)
+		return;
+	snprintf(size, sizeof size, "%08zx", p->out_len - (p->chunk_at - 1) - 10);
+	memcpy(p->out + p->chunk_at - 1, size, 8);
+	memcpy(p->out + p->out_len, "\r\n", 2);
+	p->out_len += 2;
+	p->chunk_at = 0;
 }
 
 static pid_t spawn_emit(uint32_t ch, int *wfd)
@@ -822,7 +844,17 @@ static void pub_append(struct pub *p, uint64_t g)
 	int h = snprintf(head, sizeof head, "L %" PRIu64 " %" PRIu64 " %u ", g, now_ns(), p->ch);
 	size_t body = (size_t)h > (size_t)O.size ? (size_t)h : (size_t)O.size;
 	char *w = p->out + p->out_len;
-	if (is_bcast() && !via_emit()) {
+	if (via_stream()) {
+		/* Lines join the open chunk (opened here: 8 hex digits and
+		 * CRLF, filled in by chunk_close). */
+		if (!p->chunk_at) {
+			p->chunk_at = p->out_len + 1;
+			memcpy(w, "00000000\r\n", 10);
+			w += 10;
+		}
+		w += sprintf(w, "{\"thread_id\":\"%s-%u\",\"seq\":%" PRIu64 ",\"line\":\"",
+		             O.tag, p->ch, p->next_k + 1);
+	} else if (is_bcast() && !via_emit()) {
 		/* One NDJSON record per POST: the line is the record's "line". */
 		char rec[192];
 		int rl = snprintf(rec, sizeof rec, "{\"thread_id\":\"%s-%u\",\"seq\":%" PRIu64
@@ -866,6 +898,7 @@ static size_t line_cost(void)
 
 static void pub_flush(int ep, struct pub *p)
 {
+	chunk_close(p);
 	while (p->out_off < p->out_len && !p->dead) {
 		ssize_t w = write(p->fd, p->out + p->out_off, p->out_len - p->out_off);
 		if (w > 0) {
@@ -902,6 +935,10 @@ static void pub_read(struct pub *p, char *buf)
 	ssize_t n = read(p->fd, buf, 65536);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == 0 && p->outstanding == 0) {
+		p->dead = 1;           /* answered, then closed (a stream's end) */
+		return;
+	}
 	if (n <= 0 || sr_feed(&p->rd, buf, (size_t)n, &pub_cb, p) < 0) {
 		if (!p->dead)
 			pub_errors++;
@@ -1022,8 +1059,8 @@ static void parse_args(int argc, char **argv)
 	if (!O.target || (strcmp(O.target, "bcast") && strcmp(O.target, "nchan") &&
 	                  strcmp(O.target, "self")))
 		die("--target must be bcast, nchan or self");
-	if (strcmp(O.publish, "emit") && strcmp(O.publish, "post"))
-		die("--publish must be emit or post");
+	if (strcmp(O.publish, "emit") && strcmp(O.publish, "post") && strcmp(O.publish, "stream"))
+		die("--publish must be emit, post or stream");
 	if (strcmp(O.target, "self") == 0) {
 		O.threads = 1;
 		O.per_thread = 0;
@@ -1146,6 +1183,15 @@ int main(int argc, char **argv)
 				p->fd = server_connect();
 				sr_init(&p->rd, SR_REPLIES);
 			}
+			if (via_stream()) {
+				p->out_len = (size_t)sprintf(p->out,
+					"POST /api/runs/%s-%u/logs HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s"
+					"Content-Type: application/x-ndjson\r\n"
+					"Transfer-Encoding: chunked\r\n\r\n", O.tag, ch, O.host, O.port,
+					O.token ? "Authorization: Bearer " : "", O.token ? O.token : "",
+					O.token ? "\r\n" : "");
+				p->outstanding = 1;
+			}
 			struct epoll_event ev = { .events = via_emit() ? 0 : EPOLLIN, .data.ptr = p };
 			epoll_ctl(ep, EPOLL_CTL_ADD, p->fd, &ev);
 		}
@@ -1256,6 +1302,19 @@ int main(int argc, char **argv)
 		          (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
 		          (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
 		          (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+		/* Streams end with their last chunk; the answers are read below. */
+		for (uint64_t ch = 0; via_stream() && ch < t; ch++) {
+			struct pub *p = &pubs[ch];
+			uint64_t lim = now_ns() + sec_ns(5);
+			chunk_close(p);
+			memcpy(p->out + p->out_len, "0\r\n\r\n", 5);
+			p->out_len += 5;
+			while (!p->dead && p->out_len > p->out_off && now_ns() < lim) {
+				pub_flush(ep, p);
+				if (p->out_len > p->out_off)
+					usleep(1000);
+			}
+		}
 		t_pub_end = now_ns();
 		atomic_store(&S->published, published);
 		atomic_store(&S->pub_end_ns, t_pub_end);
