@@ -191,6 +191,14 @@ void conns_request_started(struct conns *cs, struct evhttp_request *req)
 	evhttp_request_set_on_complete_cb(req, on_complete, c);
 }
 
+void conns_answered(struct conns *cs, struct evhttp_connection *evcon)
+{
+	struct conn *c = *find(cs, evcon);
+
+	if (c != NULL)
+		evtimer_add(c->deadline, &cs->timeout);
+}
+
 void conns_forget(struct conns *cs, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);

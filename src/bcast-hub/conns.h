@@ -28,6 +28,10 @@ struct bufferevent *conns_bevcb(struct event_base *base, void *arg);
  * response to req has been written. */
 void conns_request_started(struct conns *cs, struct evhttp_request *req);
 
+/* A request on evcon was answered outside evhttp (ingest.c): its
+ * deadline starts again, for the next request. */
+void conns_answered(struct conns *cs, struct evhttp_connection *evcon);
+
 /* Stop watching req's connection for good (it becomes a stream and its
  * close callback is someone else's). */
 void conns_forget(struct conns *cs, struct evhttp_request *req);

@@ -43,6 +43,7 @@
 #define READS_PER_WAKE 8
 #define ROUTE_PREFIX "POST /api/runs/"
 #define WATCH_LOW_WM ((size_t)1 << 30)   /* evhttp reads nothing below */
+#define OUT_MAX ((size_t)4 << 20)        /* answers a client leaves unread */
 
 struct iconn {
 	struct ingest *in;
@@ -70,6 +71,7 @@ struct ingest {
 	struct iconn *conns;
 	int stopping;
 	int devnull;
+	struct bc_buf frames, json, replies;   /* one-shot scratch */
 	char buf[READ_MAX];
 };
 
@@ -434,11 +436,95 @@ static int take_checks(struct iconn *c, const struct bc_http1_req *r)
 	return 0;
 }
 
-/* Give the connection back to evhttp, which reads the same bytes next. */
+/* Give the connection back to evhttp for good: it reads the same bytes
+ * next (right after this callback, or at once when called elsewhere). */
 static void release(struct bufferevent *bev, struct evbuffer *input)
 {
 	evbuffer_remove_cb(input, on_input, bev);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+}
+
+static int is_ndjson(const struct bc_http1_span *v)
+{
+	return v != NULL && v->n >= 20 &&
+	       strncasecmp(v->p, "application/x-ndjson", 20) == 0 &&
+	       (v->n == 20 || v->p[20] == ';' || v->p[20] == ' ');
+}
+
+/* The body length of a one-shot ingest request this path may answer
+ * itself: HTTP/1.1, a Content-Length within --max-body, NDJSON, the
+ * publish token, no Origin, Expect or Connection: close. -1 when evhttp
+ * should answer it instead (and every error is its to say). */
+static long long oneshot_len(const struct hub *h, const struct bc_http1_req *r)
+{
+	const struct bc_http1_span *v = bc_http1_header(r, "Content-Length");
+	long long n = 0;
+
+	if (r->minor != 1 || v == NULL || v->n == 0 || v->n > 12 ||
+	    !is_ndjson(bc_http1_header(r, "Content-Type")) ||
+	    bc_http1_header(r, "Origin") != NULL ||
+	    bc_http1_header(r, "Expect") != NULL ||
+	    bc_http1_header(r, "Transfer-Encoding") != NULL ||
+	    ((v = bc_http1_header(r, "Connection")) != NULL &&
+	     bc_http1_has_token(v, "close")))
+		return -1;
+	v = bc_http1_header(r, "Content-Length");
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->p[i] < '0' || v->p[i] > '9')
+			return -1;
+		n = n * 10 + (v->p[i] - '0');
+	}
+	if ((size_t)n > h->max_body)
+		return -1;
+	v = bc_http1_header(r, "Authorization");
+	if (!hub_token_ok(h, v != NULL ? v->p : NULL, v != NULL ? v->n : 0))
+		return -1;
+	return n;
+}
+
+/* Take every line of a one-shot body into in->frames. The count, or -1
+ * when a line is refused (nothing is kept: evhttp will say why). */
+static long long oneshot_lines(struct ingest *in, const char *tid,
+                               const char *body, size_t len)
+{
+	long long count = 0;
+	char err[256];
+
+	bc_buf_reset(&in->frames);
+	for (size_t i = 0; i < len;) {
+		const char *p = body + i, *nl = memchr(p, '\n', len - i);
+		size_t n = nl != NULL ? (size_t)(nl - p) : len - i;
+		int rc = hub_ingest_line(tid, p, n, &in->frames, &in->json, err,
+		                         sizeof err);
+		if (rc < 0)
+			return -1;
+		count += rc;
+		i += n + 1;
+	}
+	return count;
+}
+
+/* Write the answers gathered in in->replies: at once when evhttp has
+ * nothing queued, else behind it in the bufferevent. */
+static void send_replies(struct ingest *in, struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	size_t off = 0;
+
+	if (evbuffer_get_length(out) == 0) {
+		ssize_t w;
+		do
+			w = send(bufferevent_getfd(bev), in->replies.data,
+			         in->replies.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w < 0 && errno == EINTR);
+		if (w > 0)
+			off = (size_t)w;
+	}
+	if (off < in->replies.len) {
+		evbuffer_add(out, in->replies.data + off, in->replies.len - off);
+		bufferevent_enable(bev, EV_WRITE);
+	}
+	bc_buf_reset(&in->replies);
 }
 
 /* Runs on every read of a watched connection, before evhttp would. */
@@ -456,22 +542,75 @@ static void on_input(struct evbuffer *input, const struct evbuffer_cb_info *info
 
 	if (info->n_added == 0)
 		return;
-	n = evbuffer_copyout(input, in->buf, INGEST_HEAD_MAX);
-	if (memcmp(in->buf, ROUTE_PREFIX, n < pl ? n : pl) != 0 || in->stopping) {
-		release(bev, input);
-		return;
+	/* Answer the complete one-shot ingest requests at the front, in
+	 * order; stop at a partial one; take a streaming one; release the
+	 * connection to evhttp at anything else. */
+	for (;;) {
+		long long blen, count;
+		const char *body;
+		char ok[160];
+
+		n = evbuffer_copyout(input, in->buf, INGEST_HEAD_MAX);
+		if (n == 0)
+			break;
+		if (memcmp(in->buf, ROUTE_PREFIX, n < pl ? n : pl) != 0 ||
+		    in->stopping) {
+			release(bev, input);
+			break;
+		}
+		if (n < pl)
+			break;
+		hl = bc_http1_head(in->buf, n, &r, &err);
+		if (hl == BC_HTTP1_PARTIAL && n < INGEST_HEAD_MAX)
+			break;
+		if (hl < 0 || hub_ingest_target(r.target.p, r.target.n, tid) <= 0) {
+			release(bev, input);
+			break;
+		}
+		if ((te = bc_http1_header(&r, "Transfer-Encoding")) != NULL &&
+		    bc_http1_has_token(te, "chunked") && in->replies.len == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			take(in, bev, input, &r, (size_t)hl);
+			return;
+		}
+		if ((blen = oneshot_len(in->h, &r)) < 0) {
+			release(bev, input);
+			break;
+		}
+		if (evbuffer_get_length(input) < (size_t)hl + (size_t)blen)
+			break;          /* the body is still coming */
+		body = (const char *)evbuffer_pullup(input, hl + blen);
+		if (body == NULL ||
+		    (count = oneshot_lines(in, tid, body + hl, (size_t)blen)) < 0) {
+			release(bev, input);
+			break;
+		}
+		if (count > 0)
+			fanout_publish_logs(in->h->fanout, tid, in->frames.data,
+			                    in->frames.len, (size_t)count);
+		in->h->metrics.http_requests++;
+		in->h->metrics.lines_received += (unsigned long long)count;
+		evbuffer_drain(input, hl + blen);
+		snprintf(ok, sizeof ok, "{\"accepted\":%lld}\n", count);
+		if (bc_buf_printf(&in->replies, "HTTP/1.1 200 OK\r\n"
+		                  "Content-Type: application/json\r\n"
+		                  "Cache-Control: no-store\r\n"
+		                  "Access-Control-Allow-Origin: *\r\n"
+		                  "Content-Length: %zu\r\n\r\n%s", strlen(ok), ok) != 0)
+			break;
 	}
-	if (n < pl)
-		return;
-	hl = bc_http1_head(in->buf, n, &r, &err);
-	if (hl == BC_HTTP1_PARTIAL && n < INGEST_HEAD_MAX)
-		return;
-	if (hl > 0 && (te = bc_http1_header(&r, "Transfer-Encoding")) != NULL &&
-	    bc_http1_has_token(te, "chunked") &&
-	    hub_ingest_target(r.target.p, r.target.n, tid) != 0)
-		take(in, bev, input, &r, (size_t)hl);
-	else
-		release(bev, input);
+	if (in->replies.len > 0) {
+		bufferevent_event_cb eventcb = NULL;
+		void *evcon = NULL;
+		send_replies(in, bev);
+		bufferevent_getcb(bev, NULL, NULL, &eventcb, &evcon);
+		if (evcon != NULL)
+			conns_answered(in->h->conns, evcon);
+		/* A client that sends requests but never reads the answers. */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > OUT_MAX &&
+		    evcon != NULL)
+			evhttp_connection_free(evcon);
+	}
 }
 
 struct bufferevent *ingest_bevcb(struct event_base *base, void *arg)
@@ -494,6 +633,10 @@ struct ingest *ingest_new(struct hub *h)
 		return NULL;
 	in->h = h;
 	the_ingest = in;
+	/* JSON re-encoding can grow a line (U+FFFD for bad bytes), never 4x. */
+	bc_buf_init(&in->frames, 4 * h->max_body + 65536);
+	bc_buf_init(&in->json, 0);
+	bc_buf_init(&in->replies, 0);
 	in->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (in->devnull < 0) {
 		free(in);
@@ -517,5 +660,8 @@ void ingest_free(struct ingest *in)
 	close(in->devnull);
 	if (the_ingest == in)
 		the_ingest = NULL;
+	bc_buf_free(&in->frames);
+	bc_buf_free(&in->json);
+	bc_buf_free(&in->replies);
 	free(in);
 }
