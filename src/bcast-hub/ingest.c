@@ -29,12 +29,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "bc_clock.h"
 #include "bc_http1.h"
 #include "conns.h"
 #include "ingest.h"
@@ -74,14 +74,6 @@ struct ingest {
 	struct bc_buf frames, json, replies;   /* one-shot scratch */
 	char buf[READ_MAX];
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void conn_close(struct iconn *c)
 {
@@ -148,7 +140,7 @@ static int reply(struct iconn *c, int status, const char *reason,
 		return -1;
 	}
 	c->linger = 1;
-	c->linger_until = mono_us() + INGEST_LINGER_S * 1000000;
+	c->linger_until = bc_mono_us() + INGEST_LINGER_S * 1000000;
 	event_add(c->ev, &tv);
 	return flush_out(c);
 }
@@ -309,7 +301,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (c->linger) {
-			if (mono_us() > c->linger_until) {
+			if (bc_mono_us() > c->linger_until) {
 				conn_close(c);
 				return;
 			}
