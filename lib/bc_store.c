@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bc_clock.h"
 #include "bc_store.h"
 #include "bc_store_impl.h"
 #include "bc_tid.h"
@@ -212,7 +213,7 @@ long long bc_store_prune(struct bc_store *st, const char *before,
                          long long batch, long long *lines,
                          bc_store_prune_cb cb, void *arg)
 {
-	if (!before || !bc_store_ts_ok(before) || batch < 1) {
+	if (!before || !bc_ts_valid(before, strlen(before)) || batch < 1) {
 		bc_store_set_err(st, "invalid prune time or batch");
 		return -1;
 	}
