@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "bc_record.h"
+#include "bc_clock.h"
 #include "bc_spool.h"
 #include "bc_store.h"
 
