@@ -457,3 +457,236 @@ assert all(r["ts"] and r["stream"] == "stdout" for r in recs), recs
 	[ "$(cat "$T/out")" = "fine" ]
 	[ "$(cat "$T/err")" = "bcast-tail: run ends2 completed, exit 0" ]
 }
+
+# --- against a run in progress, on every store (the hub's history merges
+# the DB with Redis or the spool) ---
+
+# has_history TID N: the hub's history of TID ends at seq N.
+has_history() {
+	curl -sf "$BCAST_HUB/admin/runs/$1/logs?tail=1" | grep -q "\"seq\":$2[,}]"
+}
+
+# midrun DB REDIS: a run prints 500 lines and waits; two tails start then,
+# -n 100000 and -n 5; the run prints 100 more and exits 3.
+midrun() {
+	export BCAST_DB=$1 BCAST_REDIS=$2
+	[ "$2" = none ] || redis_reset
+	start_hub --db "$1"
+	bg bcast-emit -t mid -- sh -c 'seq 1 500 | sed "s/^/line /"
+		while [ ! -f "$0" ]; do sleep 0.1; done
+		seq 501 600 | sed "s/^/line /"; echo "to stderr" >&2; exit 3' "$T/go" \
+		>/dev/null 2>"$T/emit.err"
+	emit_pid=$BG_PID
+	wait_for 20 has_history mid 500
+	bg bcast-tail -n 100000 mid >"$T/all" 2>"$T/all.err"
+	all_pid=$BG_PID
+	bg bcast-tail -n 5 --exit-status mid >"$T/five" 2>"$T/five.err"
+	five_pid=$BG_PID
+	wait_for 10 subs_are thread 2
+	wait_for 10 has_lines "$T/all" 500
+	wait_for 10 has_lines "$T/five" 5
+	# Waiting: nothing more while the run waits.
+	sleep 0.5
+	[ "$(wc -l <"$T/all")" -eq 500 ]
+	[ "$(cat "$T/five")" = "$(seq 496 500 | sed 's/^/line /')" ]
+	touch "$T/go"
+	wait_exit "$emit_pid" 30
+	[ "$EXIT_STATUS" -eq 3 ]
+	wait_exit "$all_pid" 20
+	[ "$EXIT_STATUS" -eq 0 ]
+	wait_exit "$five_pid" 20
+	[ "$EXIT_STATUS" -eq 3 ]
+	{ seq 1 600 | sed 's/^/line /'; echo "to stderr"; } >"$T/want"
+	diff "$T/want" "$T/all"
+	diff <(tail -n 106 "$T/want") "$T/five"
+	[ "$(cat "$T/all.err")" = "bcast-tail: run mid error, exit 3" ]
+	[ "$(cat "$T/five.err")" = "bcast-tail: run mid error, exit 3" ]
+	# After the end: the last lines, the end, at once.
+	run timeout 10 bcast-tail -n 2 --exit-status mid
+	[ "$status" -eq 3 ]
+	[ "$output" = "$(printf 'line 600\nto stderr\nbcast-tail: run mid error, exit 3')" ]
+}
+
+@test "mid-run: -n 100000 prints every line once in order, -n 5 the last 5 then live; exit at the end (SQLite, no Redis)" {
+	midrun "$(sqlite_db)" none
+}
+
+@test "mid-run: -n 100000 and -n 5 (SQLite, Redis)" {
+	midrun "$(sqlite_db)" "$BCAST_TEST_REDIS"
+}
+
+@test "mid-run: -n 100000 and -n 5 (PostgreSQL, no Redis)" {
+	midrun "$(pg_new_db)" none
+}
+
+@test "mid-run: -n 100000 and -n 5 (PostgreSQL, Redis)" {
+	midrun "$(pg_new_db)" "$BCAST_TEST_REDIS"
+}
+
+@test "-n past the hub's page: 25,000 lines read page by page, each once" {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=none
+	start_hub --db "$BCAST_DB"
+	seq 1 25000 | bcast-emit -t big 2>"$T/emit.err"
+	run timeout 30 bcast-tail -n 100000 --no-follow big
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(seq 1 25000)" ]
+	run timeout 30 bcast-tail -n 12345 --no-follow big
+	[ "$output" = "$(seq 12656 25000)" ]
+}
+
+@test "--list: completed, error (exit 3) and running runs; --status, -n, --json" {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=none
+	start_hub --db "$BCAST_DB"
+	bcast-emit -t ok-run -- sh -c 'echo a; echo b' >/dev/null
+	bcast-emit -t bad-run -- sh -c 'echo x; exit 3' >/dev/null 2>&1 || true
+	bg bcast-emit -t live-run -- sh -c 'echo started; sleep 30' >/dev/null
+	wait_for 10 has_history live-run 1
+	run bcast-tail --list
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" =~ ^THREAD\ +STATUS\ +STARTED\ +DURATION\ +EXIT\ +LINES$ ]]
+	[ "${#lines[@]}" -eq 4 ]
+	[[ "${lines[1]}" =~ ^live-run\ +running\ +20[0-9-]+\ [0-9:]+\ +[0-9]+s\ +-\ +1$ ]]
+	[[ "${lines[2]}" =~ ^bad-run\ +error\ +20[0-9-]+\ [0-9:]+\ +[0-9]+s\ +3\ +1$ ]]
+	[[ "${lines[3]}" =~ ^ok-run\ +completed\ +20[0-9-]+\ [0-9:]+\ +[0-9]+s\ +0\ +2$ ]]
+	run bcast-tail --list --status error,completed
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[1]}" == bad-run* && "${lines[2]}" == ok-run* ]]
+	run bcast-tail --list -n 1
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[1]}" == live-run* ]]
+	run bcast-tail --list --json
+	python3 -c '
+import json, sys
+runs = [json.loads(l) for l in sys.argv[1].splitlines()]
+got = [(r["thread_id"], r["status"], r["exit_code"], r["lines"]) for r in runs]
+assert got == [("live-run", "running", None, 1), ("bad-run", "error", 3, 1), ("ok-run", "completed", 0, 2)], got
+assert runs[0]["ended_at"] is None and runs[1]["ended_at"], runs
+' "$output"
+}
+
+# paced TID N: N lines "line I", about 1 ms apart, through bcast-emit.
+paced() {
+	python3 -c '
+import sys, time
+for i in range(1, int(sys.argv[1]) + 1):
+    print("line %d" % i, flush=True)
+    time.sleep(0.001)
+' "$2" | bcast-emit -t "$1" 2>"$T/emit.err"
+}
+
+# restart_resume REDIS: kill -9 the hub while a paced 5,000-line run flows,
+# start it again; bcast-tail ends with every line once, in order.
+restart_resume() {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=$1
+	[ "$1" = none ] || redis_reset
+	start_hub --db "$BCAST_DB"
+	bg bcast-tail -n all res >"$T/out" 2>"$T/err"
+	tail_pid=$BG_PID
+	wait_for 10 subs_are thread 1
+	paced res 5000 &
+	emit_pid=$!
+	BC_PIDS+=("$emit_pid")
+	wait_for 20 has_lines "$T/out" 1000
+	kill -9 "$HUB_PID"
+	wait "$HUB_PID" 2>/dev/null || true
+	sleep 1
+	bcast-hub --listen "127.0.0.1:$HUB_PORT" --db "$BCAST_DB" 2>>"$HUB_LOG" &
+	HUB_PID=$!
+	BC_PIDS+=("$HUB_PID")
+	wait_for 10 hub_healthy
+	wait "$emit_pid" || true
+	wait_exit "$tail_pid" 60
+	[ "$EXIT_STATUS" -eq 0 ]
+	diff <(seq 1 5000 | sed 's/^/line /') "$T/out"
+	grep -q "unreachable" "$T/err"
+	grep -q "connected to hub at $BCAST_HUB again" "$T/err"
+	[ "$(tail -n 1 "$T/err")" = "bcast-tail: run res completed, exit 0" ]
+}
+
+@test "hub kill -9 and restart during a paced 5,000-line run: every line once, in order (Redis)" {
+	restart_resume "$BCAST_TEST_REDIS"
+}
+
+@test "hub kill -9 and restart during a paced 5,000-line run: every line once, in order (spool)" {
+	restart_resume none
+}
+
+# The README tour's background steps run in sessions of their own: stop
+# each whole session (a command and whatever it started).
+teardown() {
+	local g
+	for g in ${TOUR_GROUPS[@]+"${TOUR_GROUPS[@]}"}; do kill -- -"$g" 2>/dev/null; done
+	bc_teardown
+}
+
+# tour_steps: the command lines of the README's tour, comments dropped.
+tour_steps() {
+	sed -n '/^## A tour/,/^## [^A]/p' "$REPO/README.md" |
+		sed -n '/^```sh$/,/^```$/p' | grep -v '^```' | sed -E 's/ +# .*$//'
+}
+
+@test "the README tour works as written, in order, also after the runs end" {
+	port=$(free_port)
+	export BCAST_LISTEN="127.0.0.1:$port" BCAST_HUB="http://127.0.0.1:$port" BCAST_REDIS=none
+	mapfile -t steps < <(tour_steps | sed "s/127\.0\.0\.1:8090/127.0.0.1:$port/g")
+	TOUR_GROUPS=()
+	[ "${#steps[@]}" -ge 14 ]
+	cd "$REPO"
+	for i in "${!steps[@]}"; do
+		step=${steps[$i]}
+		case $step in
+		*'&')
+			# A session of its own, so the whole step (a command and what
+			# it started) is stopped at the end.
+			setsid bash -c "${step%&}" >"$T/step$i" 2>&1 3>&- &
+			BC_PIDS+=($!)
+			TOUR_GROUPS+=($!)
+			eval "pid$i=$!"
+			[[ $step == bcast-hub* ]] && wait_for 10 curl -sf "$BCAST_HUB/healthz"
+			[[ $step == bcast-tail* ]] && wait_for 10 subs_are thread 1
+			[[ $step == *run-44* ]] && wait_for 10 has_history run-44 2
+			;;
+		*'curl -N'* | *'| jq'*)
+			# Streams never end by themselves: Ctrl-C after 4 s. The
+			# timeout is on the first command of a pipeline, so the rest
+			# ends at EOF.
+			run bash -c "{ timeout -s INT 4 $step; } 2>\"\$0\"" "$T/step$i.err"
+			[ "$status" -eq 124 ] || [ "$status" -eq 0 ] ||
+				{ echo "step $i: $step: $status"; false; }
+			echo "$output" >"$T/step$i"
+			;;
+		*)
+			run timeout 60 bash -c "{ $step; } 2>\"\$0\"" "$T/step$i.err"
+			echo "$output" >"$T/step$i"
+			case $step in
+			*'exit 3'*) [ "$status" -eq 3 ] ;;
+			*) [ "$status" -eq 0 ] || { echo "step $i: $step: $status: $output"; cat "$T/step$i.err"; false; } ;;
+			esac
+			;;
+		esac
+	done
+	# bcast-tail run-42 & printed the run and its end, and exited 0.
+	wait_exit "$pid2" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(grep -c '^step [0-9]/8' "$T/step2")" -eq 16 ]
+	[ "$(tail -n 1 "$T/step2")" = "bcast-tail: run run-42 completed, exit 0" ]
+	# --list: both runs, right status and exit code.
+	grep -Eq '^run-43 +error .* 3 +19$' "$T/step5"
+	grep -Eq '^run-42 +completed .* 0 +19$' "$T/step5"
+	# -n all --no-follow: all 19 lines.
+	[ "$(wc -l <"$T/step6")" -eq 19 ]
+	# -n 5 --timestamps --exit-status; echo $?: 5 stamped lines, then 3.
+	[ "$(grep -cE '^20[0-9-]+T[0-9:.]+Z ' "$T/step7")" -eq 5 ]
+	[ "$(tail -n 1 "$T/step7")" = 3 ]
+	python3 -c '
+import json, sys
+h = json.load(open(sys.argv[1]))
+assert [r["line"] for r in h][-1].startswith("workflow: done"), h
+assert len(h) == 3, h
+runs = json.load(open(sys.argv[2]))
+assert {r["thread_id"]: r["status"] for r in runs} == {"run-42": "completed", "run-43": "error"}, runs
+' "$T/step8" "$T/step9"
+	# The streams: the live run's lines came through curl -N and the tail.
+	grep -q '^id: run-44:[0-9]*$' "$T/step13"
+	grep -q '^step [0-9]*/100' "$T/step15"
+}
