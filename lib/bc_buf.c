@@ -24,8 +24,7 @@ static size_t buf_max(const struct bc_buf *b)
 	return b->max ? b->max : SIZE_MAX - 1;
 }
 
-/* Make room for need more bytes plus the NUL. */
-static int buf_reserve(struct bc_buf *b, size_t need)
+int bc_buf_reserve(struct bc_buf *b, size_t need)
 {
 	if (need > buf_max(b) || b->len > buf_max(b) - need)
 		return -1;
@@ -45,7 +44,7 @@ static int buf_reserve(struct bc_buf *b, size_t need)
 
 int bc_buf_append(struct bc_buf *b, const void *p, size_t n)
 {
-	if (buf_reserve(b, n) < 0)
+	if (bc_buf_reserve(b, n) < 0)
 		return -1;
 	if (n)
 		memcpy(b->data + b->len, p, n);
@@ -71,7 +70,7 @@ int bc_buf_printf(struct bc_buf *b, const char *fmt, ...)
 		return -1;
 	if ((size_t)n < sizeof small)
 		return bc_buf_append(b, small, (size_t)n);
-	if (buf_reserve(b, (size_t)n) < 0)
+	if (bc_buf_reserve(b, (size_t)n) < 0)
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -20,6 +20,10 @@ void bc_buf_init(struct bc_buf *b, size_t max);
 /* Append n bytes. Returns 0, or -1 if the cap would be passed or memory ran
  * out (the buffer is then unchanged). */
 int bc_buf_append(struct bc_buf *b, const void *p, size_t n);
+/* Make room for n more bytes (plus the NUL) without changing len, so a
+ * caller may write up to n bytes at data + len and then add them to len.
+ * 0, or -1 as bc_buf_append. */
+int bc_buf_reserve(struct bc_buf *b, size_t n);
 int bc_buf_puts(struct bc_buf *b, const char *s);
 /* printf-style append; same return as bc_buf_append. */
 int bc_buf_printf(struct bc_buf *b, const char *fmt, ...)

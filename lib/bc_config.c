@@ -72,6 +72,7 @@ int bc_config_load(struct bc_config *c)
 	rc |= set_from(&c->hub, "BCAST_HUB", "http://127.0.0.1:8090");
 	rc |= set_from(&c->listen, "BCAST_LISTEN", "127.0.0.1:8090");
 	rc |= set_from(&c->redis, "BCAST_REDIS", "redis://127.0.0.1:6379");
+	c->redis_asked = env("BCAST_REDIS") != NULL;
 	rc |= dbdef ? set_from(&c->db, "BCAST_DB", dbdef) : -1;
 	rc |= spool ? set_from(&c->spool, "BCAST_SPOOL", spool) : -1;
 	rc |= set_from(&c->token, "BCAST_TOKEN", NULL);

@@ -19,6 +19,8 @@ struct bc_config {
 	char *token;   /* BCAST_TOKEN  default NULL (no auth) */
 	char *prune;   /* BCAST_PRUNE_OLDER_THAN default 30d (bcast-flush --prune) */
 	char *state;   /* $STATE */
+	int redis_asked;  /* redis came from BCAST_REDIS or a flag, not the
+	                     built-in default (programs set it for --redis) */
 };
 
 /* Fill c from the environment and defaults. All strings are owned by c.

@@ -13,7 +13,9 @@
  *
  * Either way a crash between commit and removal leaves records that are
  * already stored; the next flush skips them on (thread_id, seq), so a
- * rerun doubles nothing. */
+ * rerun doubles nothing. A record whose (thread_id, seq) is stored with
+ * another line is a conflict: its batch is not committed and stays
+ * buffered, the thread stops there, and --all goes on with the others. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +26,23 @@
 
 #define BATCH_DEFAULT 5000
 
-struct batch {
+/* The records of one transaction, decoded. */
+struct decoded {
 	struct bc_record *recs;
 	size_t n;
 	size_t cap;
 };
 
-static void batch_clear(struct batch *b)
+static void decoded_clear(struct decoded *b)
 {
 	for (size_t i = 0; i < b->n; i++)
 		bc_record_clear(&b->recs[i]);
 	b->n = 0;
 }
 
-static void batch_free(struct batch *b)
+static void decoded_free(struct decoded *b)
 {
-	batch_clear(b);
+	decoded_clear(b);
 	free(b->recs);
 	b->recs = NULL;
 	b->cap = 0;
@@ -47,11 +50,11 @@ static void batch_free(struct batch *b)
 
 /* Decode the k strings at v into b, counting the ones that fail in
  * st->invalid (their last reason goes to err). 0, or -1 on out-of-memory. */
-static int decode_into(struct batch *b, char *const *v, const size_t *len,
+static int decode_into(struct decoded *b, char *const *v, const size_t *len,
                        size_t k, struct bc_flush_stats *st, char *err,
                        size_t errlen)
 {
-	batch_clear(b);
+	decoded_clear(b);
 	if (k > b->cap) {
 		struct bc_record *r = realloc(b->recs, k * sizeof *r);
 		if (!r)
@@ -73,30 +76,32 @@ static int decode_into(struct batch *b, char *const *v, const size_t *len,
 	return 0;
 }
 
-/* Insert b and account for it. Returns 0 or -1 (store error in err). */
-static int store_batch(const struct bc_flush_opts *o, struct batch *b,
-                       size_t read, struct bc_flush_stats *st, char *err,
-                       size_t errlen)
+/* Insert b and account for it. BC_FLUSH_OK, BC_FLUSH_DB or
+ * BC_FLUSH_CONFLICT (the store's reason in err; nothing committed). */
+static enum bc_flush_result store_batch(const struct bc_flush_opts *o,
+                                        struct decoded *b, size_t read,
+                                        struct bc_flush_stats *st, char *err,
+                                        size_t errlen)
 {
 	long long added = bc_store_insert(o->store, b->recs, b->n);
 	if (added < 0) {
 		snprintf(err, errlen, "%s", bc_store_errstr(o->store));
-		return -1;
+		return added == BC_STORE_CONFLICT ? BC_FLUSH_CONFLICT : BC_FLUSH_DB;
 	}
 	st->read += (long long)read;
 	st->inserted += added;
 	st->duplicates += (long long)b->n - added;
-	return 0;
+	return BC_FLUSH_OK;
 }
 
-static enum bc_flush_fail flush_redis(const struct bc_flush_opts *o,
+static enum bc_flush_result flush_redis(const struct bc_flush_opts *o,
                                       const char *tid, size_t batch,
                                       struct bc_flush_stats *st, char *err,
                                       size_t errlen)
 {
 	struct bc_strv sv;
-	struct batch b = { 0 };
-	enum bc_flush_fail rc = BC_FLUSH_OK;
+	struct decoded b = { 0 };
+	enum bc_flush_result rc = BC_FLUSH_OK;
 	bc_strv_init(&sv);
 	for (;;) {
 		bc_strv_clear(&sv);
@@ -116,10 +121,8 @@ static enum bc_flush_fail flush_redis(const struct bc_flush_opts *o,
 			rc = BC_FLUSH_DB;
 			break;
 		}
-		if (store_batch(o, &b, sv.n, st, err, errlen) != 0) {
-			rc = BC_FLUSH_DB;
+		if ((rc = store_batch(o, &b, sv.n, st, err, errlen)) != BC_FLUSH_OK)
 			break;
-		}
 		int t = bc_redis_trim(o->redis, tid, sv.v[0], sv.len[0], sv.n);
 		if (t < 0) {
 			snprintf(err, errlen, "%s", bc_redis_errstr(o->redis));
@@ -130,18 +133,18 @@ static enum bc_flush_fail flush_redis(const struct bc_flush_opts *o,
 			o->progress(tid, st, o->arg);
 	}
 	bc_strv_free(&sv);
-	batch_free(&b);
+	decoded_free(&b);
 	return rc;
 }
 
-static enum bc_flush_fail flush_spool(const struct bc_flush_opts *o,
+static enum bc_flush_result flush_spool(const struct bc_flush_opts *o,
                                       const char *tid, size_t batch,
                                       struct bc_flush_stats *st, char *err,
                                       size_t errlen)
 {
 	struct bc_strv paths, sv;
-	struct batch b = { 0 };
-	enum bc_flush_fail rc = BC_FLUSH_OK;
+	struct decoded b = { 0 };
+	enum bc_flush_result rc = BC_FLUSH_OK;
 	bc_strv_init(&paths);
 	bc_strv_init(&sv);
 	if (bc_spool_claim(o->spool, tid, &paths) != 0) {
@@ -171,10 +174,9 @@ static enum bc_flush_fail flush_spool(const struct bc_flush_opts *o,
 				rc = BC_FLUSH_DB;
 				break;
 			}
-			if (store_batch(o, &b, k, st, err, errlen) != 0) {
-				rc = BC_FLUSH_DB;
+			if ((rc = store_batch(o, &b, k, st, err, errlen)) !=
+			    BC_FLUSH_OK)
 				break;
-			}
 			if (o->progress)
 				o->progress(tid, st, o->arg);
 		}
@@ -186,21 +188,22 @@ static enum bc_flush_fail flush_spool(const struct bc_flush_opts *o,
 out:
 	bc_strv_free(&paths);
 	bc_strv_free(&sv);
-	batch_free(&b);
+	decoded_free(&b);
 	return rc;
 }
 
-enum bc_flush_fail bc_flush_thread(const struct bc_flush_opts *o,
+enum bc_flush_result bc_flush_thread(const struct bc_flush_opts *o,
                                    const char *tid, struct bc_flush_stats *st,
                                    char *err, size_t errlen)
 {
 	size_t batch = o->batch ? o->batch : BATCH_DEFAULT;
 	if (!bc_tid_valid(tid)) {
-		snprintf(err, errlen, "invalid thread id");
-		return BC_FLUSH_SPOOL;
+		snprintf(err, errlen, "invalid thread id '%.200s': it must match "
+		         "[A-Za-z0-9_.:-]{1,128}", tid);
+		return BC_FLUSH_BAD_THREAD;
 	}
 	st->threads++;
-	enum bc_flush_fail rc = BC_FLUSH_OK;
+	enum bc_flush_result rc = BC_FLUSH_OK;
 	if (o->redis)
 		rc = flush_redis(o, tid, batch, st, err, errlen);
 	if (rc == BC_FLUSH_OK && o->spool)
@@ -213,12 +216,12 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-enum bc_flush_fail bc_flush_all(const struct bc_flush_opts *o,
+enum bc_flush_result bc_flush_all(const struct bc_flush_opts *o,
                                 struct bc_flush_stats *st, char *err,
                                 size_t errlen)
 {
 	struct bc_strv tids;
-	enum bc_flush_fail rc = BC_FLUSH_OK;
+	enum bc_flush_result rc = BC_FLUSH_OK;
 	bc_strv_init(&tids);
 	if (o->redis && bc_redis_threads(o->redis, &tids) != 0) {
 		snprintf(err, errlen, "%s", bc_redis_errstr(o->redis));
@@ -234,11 +237,22 @@ enum bc_flush_fail bc_flush_all(const struct bc_flush_opts *o,
 	 * thread at all tids.v is NULL, which qsort must not be given. */
 	if (tids.n > 1)
 		qsort(tids.v, tids.n, sizeof *tids.v, cmp_str);
-	for (size_t i = 0; i < tids.n && rc == BC_FLUSH_OK; i++) {
+	/* A conflict stops only its own thread: the others still move, and
+	 * the first conflict is what is reported. */
+	char first[1024] = "";
+	for (size_t i = 0; i < tids.n && (rc == BC_FLUSH_OK ||
+	                                  rc == BC_FLUSH_CONFLICT); i++) {
 		if (i > 0 && strcmp(tids.v[i], tids.v[i - 1]) == 0)
 			continue;
-		rc = bc_flush_thread(o, tids.v[i], st, err, errlen);
+		enum bc_flush_result r = bc_flush_thread(o, tids.v[i], st, err,
+		                                         errlen);
+		if (r == BC_FLUSH_CONFLICT && !first[0])
+			snprintf(first, sizeof first, "%s", err);
+		if (r != BC_FLUSH_OK)
+			rc = r;
 	}
+	if (rc == BC_FLUSH_CONFLICT)
+		snprintf(err, errlen, "%s", first);
 out:
 	bc_strv_free(&tids);
 	return rc;

@@ -23,12 +23,15 @@ struct bc_flush_stats {
 	long long threads;     /* threads visited */
 };
 
-/* Which side failed, so the caller can pick the exit code. */
-enum bc_flush_fail {
+/* How a flush ended, so the caller can pick the exit code. */
+enum bc_flush_result {
 	BC_FLUSH_OK = 0,
-	BC_FLUSH_REDIS,    /* Redis unreachable or erroring: temporary */
-	BC_FLUSH_DB,       /* the store failed: temporary */
-	BC_FLUSH_SPOOL,    /* a spool file could not be read/removed */
+	BC_FLUSH_REDIS,      /* Redis unreachable or erroring: temporary */
+	BC_FLUSH_DB,         /* the store failed: temporary */
+	BC_FLUSH_SPOOL,      /* a spool file could not be read/removed: I/O */
+	BC_FLUSH_CONFLICT,   /* a stored (thread_id, seq) holds another line:
+	                        bad data, both lines in err, kept buffered */
+	BC_FLUSH_BAD_THREAD, /* the thread id is not valid: usage */
 };
 
 struct bc_flush_opts {
@@ -44,12 +47,13 @@ struct bc_flush_opts {
 
 /* Flush one thread. Adds to *st. Returns BC_FLUSH_OK or the failing side
  * with a one-line reason in err. Data is never removed before commit. */
-enum bc_flush_fail bc_flush_thread(const struct bc_flush_opts *o,
+enum bc_flush_result bc_flush_thread(const struct bc_flush_opts *o,
                                    const char *tid, struct bc_flush_stats *st,
                                    char *err, size_t errlen);
 /* Flush every thread found in Redis and the spool. Stops at the first
- * failure (what was committed stays committed). */
-enum bc_flush_fail bc_flush_all(const struct bc_flush_opts *o,
+ * failure (what was committed stays committed), except a conflict, which
+ * stops only its thread; the first conflict is then returned. */
+enum bc_flush_result bc_flush_all(const struct bc_flush_opts *o,
                                 struct bc_flush_stats *st,
                                 char *err, size_t errlen);
 

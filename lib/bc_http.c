@@ -54,10 +54,15 @@ struct bc_http *bc_http_new(const char *base_url, const char *token,
 	struct bc_url u;
 	size_t n;
 
-	if (bc_url_parse(base_url, &u, err, errlen) != 0)
+	char why[256];
+	if (strncmp(base_url, "http://", 7) != 0 &&
+	    strncmp(base_url, "https://", 8) != 0) {
+		snprintf(err, errlen, "bad hub URL '%s': expected "
+		         "http://HOST[:PORT] or https://HOST[:PORT]", base_url);
 		return NULL;
-	if (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0) {
-		snprintf(err, errlen, "not an http:// URL: %s", base_url);
+	}
+	if (bc_url_parse(base_url, &u, why, sizeof why) != 0) {
+		snprintf(err, errlen, "bad hub URL: %s", why);
 		return NULL;
 	}
 	pthread_once(&global_once, global_init);

@@ -1,9 +1,10 @@
 /* bc_record.c - log records and admin events in JSON.
  *
- * Encoding builds a json-c object and prints it plain (no spaces, no "\/"),
- * so control bytes come out as escapes and the text never holds a raw
- * newline. Decoding parses exactly n bytes with json_tokener_parse_ex in
- * strict mode (RFC 8259 only: no NaN, leading zeros, single quotes or raw
+ * A log record is encoded by hand, in one pass from the raw line into the
+ * output buffer (cleaning, escaping, no allocation): the same text json-c
+ * prints plain (no spaces, no "\/"), so control bytes come out as escapes
+ * * and the text never holds a raw newline. Events are built with json-c.
+ * Decoding parses exactly n bytes with json_tokener_parse_ex in strict mode (RFC 8259 only: no NaN, leading zeros, single quotes or raw
  * control bytes in strings, which json-c would otherwise let through into
  * an event's data), allows trailing whitespace only, checks every field and cleans the line
  * (and every key and string of an event's data). */
@@ -54,25 +55,94 @@ static int put_json(struct json_object *o, struct bc_buf *out)
 	return s ? bc_buf_append(out, s, n) : -1;
 }
 
+/* Write the JSON string body of the n bytes at in to p (room for 6 * n
+ * bytes): invalid UTF-8 and NUL become U+FFFD; '"', '\\' and control
+ * bytes are escaped as json-c does (\b \f \n \r \t, else \u00xx).
+ * Returns the bytes written. */
+static size_t json_string_body(char *p, const char *in, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)in;
+	char *start = p;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*p++ = (char)c;
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t bad = 0, k = bc_utf8_seq(s + i, n - i, &bad);
+			if (k) {
+				memcpy(p, s + i, k);
+				p += k;
+				i += k;
+			} else {
+				memcpy(p, BC_UTF8_REPLACEMENT, 3);
+				p += 3;
+				i += bad;
+			}
+			continue;
+		}
+		i++;
+		*p++ = '\\';
+		switch (c) {
+		case '"': *p++ = '"'; break;
+		case '\\': *p++ = '\\'; break;
+		case '\b': *p++ = 'b'; break;
+		case '\f': *p++ = 'f'; break;
+		case '\n': *p++ = 'n'; break;
+		case '\r': *p++ = 'r'; break;
+		case '\t': *p++ = 't'; break;
+		case 0:
+			p--;
+			memcpy(p, BC_UTF8_REPLACEMENT, 3);
+			p += 3;
+			break;
+		default:
+			memcpy(p, "u00", 3);
+			p[3] = hex[c >> 4];
+			p[4] = hex[c & 15];
+			p += 5;
+		}
+	}
+	return (size_t)(p - start);
+}
+
+int bc_record_append(struct bc_buf *out, const char *tid, long long seq,
+                     const char *ts, const char *stream, const char *line,
+                     size_t n)
+{
+	size_t tl = strlen(tid), tsl = strlen(ts), sl = strlen(stream);
+
+	if (n > (SIZE_MAX - 256 - tl - tsl - sl) / 6 ||
+	    bc_buf_reserve(out, 6 * n + 112 + 6 * tl + tsl + sl) < 0)
+		return -1;
+	char *p = out->data + out->len;
+	memcpy(p, "{\"thread_id\":\"", 14);
+	p += 14;
+	p += json_string_body(p, tid, tl);
+	p += sprintf(p, "\",\"seq\":%lld,\"ts\":\"", seq);
+	p += json_string_body(p, ts, tsl);
+	memcpy(p, "\",\"stream\":\"", 12);
+	p += 12;
+	p += json_string_body(p, stream, sl);
+	memcpy(p, "\",\"line\":\"", 10);
+	p += 10;
+	p += json_string_body(p, line, n);
+	memcpy(p, "\"}", 3);
+	p += 2;
+	out->len = (size_t)(p - out->data);
+	return 0;
+}
+
 int bc_record_encode(const struct bc_record *r, struct bc_buf *out)
 {
-	if (r->line && r->line_len > INT_MAX)
-		return -1;
-	struct json_object *o = json_object_new_object();
-	if (!o)
-		return -1;
-	int rc = -1;
-	if (add(o, "thread_id", json_object_new_string(r->thread_id)) < 0 ||
-	    add(o, "seq", json_object_new_int64(r->seq)) < 0 ||
-	    add(o, "ts", json_object_new_string(r->ts)) < 0 ||
-	    add(o, "stream", json_object_new_string(r->stream[0] ? r->stream : "stdout")) < 0 ||
-	    add(o, "line", json_object_new_string_len(r->line ? r->line : "",
-	                                              r->line ? (int)r->line_len : 0)) < 0)
-		goto out;
-	rc = put_json(o, out);
-out:
-	json_object_put(o);
-	return rc;
+	return bc_record_append(out, r->thread_id, r->seq, r->ts,
+	                        r->stream[0] ? r->stream : "stdout",
+	                        r->line ? r->line : "", r->line ? r->line_len : 0);
 }
 
 static int fail(char *err, size_t errlen, const char *why)

@@ -45,6 +45,14 @@ struct bc_event {
 int bc_record_set_line(struct bc_record *r, const char *line, size_t n);
 /* Append r as one JSON object (no newline) to out. 0 or -1. */
 int bc_record_encode(const struct bc_record *r, struct bc_buf *out);
+/* Append one log record as a JSON object (no newline) to out, straight
+ * from the n raw bytes at line, cleaned on the way as bc_line_clean does:
+ * the same text bc_record_encode gives for the cleaned line, with no
+ * allocation but out's growth. tid, ts and stream are C strings. 0, or -1
+ * when out's cap is reached or memory ran out (out is then unchanged). */
+int bc_record_append(struct bc_buf *out, const char *tid, long long seq,
+                     const char *ts, const char *stream, const char *line,
+                     size_t n);
 /* Parse one JSON record from the n bytes at json. Requires thread_id (valid),
  * seq (integer >= 0) and line (string); ts defaults to now, stream to
  * "stdout". The line is cleaned. r must be zeroed or cleared first; on

@@ -5,8 +5,11 @@
  * A handle whose connection broke reconnects at the start of the next call,
  * never in the middle of one, so a caller always knows what was acked.
  *
- * Pushes are pipelined: RPUSH commands of at most 1000 arguments are all
- * appended to the output buffer first, then every reply is read. Removal is
+ * Pushes take one NDJSON text (each record a line) and are pipelined:
+ * RPUSH commands of at most 1000 arguments, pointing into the text, are
+ * all appended to the output buffer first, then every reply is read.
+ * Seq numbers are reserved by a Lua script that raises the counter above
+ * a floor and adds n in one step, so a floor never races a reservation. Removal is
  * a compare-and-trim Lua script: the first n elements go only if the head
  * is still the element the flusher read, so two flushers on one thread can
  * never remove what the other has not committed. */
@@ -31,9 +34,13 @@ static const char trim_lua[] =
 	"if redis.call('LINDEX',KEYS[1],0)==ARGV[1] then "
 	"redis.call('LTRIM',KEYS[1],ARGV[2],-1) return 1 else return 0 end";
 
-static const char floor_lua[] =
-	"if tonumber(redis.call('GET',KEYS[1]) or '0') < tonumber(ARGV[1]) then "
-	"redis.call('SET',KEYS[1],ARGV[1]) end return 0";
+/* Reserve ARGV[1] numbers above both the counter and ARGV[2]; returns the
+ * last one. Lua numbers are doubles: exact far beyond any seq (2^53). */
+static const char reserve_lua[] =
+	"local c = tonumber(redis.call('GET',KEYS[1]) or '0') "
+	"local f = tonumber(ARGV[2]) if c < f then c = f end "
+	"c = c + tonumber(ARGV[1]) redis.call('SET',KEYS[1],string.format('%d',c)) "
+	"return c";
 
 struct bc_redis {
 	redisContext *c;
@@ -195,15 +202,16 @@ static int key_of(struct bc_redis *r, char *key, size_t n, const char *prefix,
 }
 
 int bc_redis_reserve_seq(struct bc_redis *r, const char *tid, long long n,
-                         long long *first)
+                         long long floor, long long *first)
 {
-	char key[BC_TID_MAX + 32], num[32];
-	if (n < 1 || key_of(r, key, sizeof key, SEQ_PREFIX, tid) != 0 ||
+	char key[BC_TID_MAX + 32], num[32], low[32];
+	if (n < 1 || floor < 0 || key_of(r, key, sizeof key, SEQ_PREFIX, tid) != 0 ||
 	    ready(r) != 0)
 		return -1;
 	snprintf(num, sizeof num, "%lld", n);
-	const char *argv[] = { "INCRBY", key, num };
-	redisReply *rep = command(r, 3, argv, NULL);
+	snprintf(low, sizeof low, "%lld", floor);
+	const char *argv[] = { "EVAL", reserve_lua, "1", key, num, low };
+	redisReply *rep = command(r, 6, argv, NULL);
 	if (!rep)
 		return -1;
 	int rc = -1;
@@ -211,57 +219,37 @@ int bc_redis_reserve_seq(struct bc_redis *r, const char *tid, long long n,
 		*first = rep->integer - n + 1;
 		rc = 0;
 	} else {
-		set_err(r, "Redis INCRBY: unexpected reply");
+		set_err(r, "Redis EVAL: unexpected reply");
 	}
 	freeReplyObject(rep);
 	return rc;
 }
 
-int bc_redis_seq_floor(struct bc_redis *r, const char *tid, long long floor)
-{
-	char key[BC_TID_MAX + 32], num[32];
-	if (key_of(r, key, sizeof key, SEQ_PREFIX, tid) != 0 || ready(r) != 0)
-		return -1;
-	snprintf(num, sizeof num, "%lld", floor);
-	const char *argv[] = { "EVAL", floor_lua, "1", key, num };
-	redisReply *rep = command(r, 5, argv, NULL);
-	if (!rep)
-		return -1;
-	freeReplyObject(rep);
-	return 0;
-}
-
-int bc_redis_push(struct bc_redis *r, const char *tid,
-                  const struct bc_strv *recs)
+long long bc_redis_seq_last(struct bc_redis *r, const char *tid)
 {
 	char key[BC_TID_MAX + 32];
-	if (key_of(r, key, sizeof key, QUEUE_PREFIX, tid) != 0 || ready(r) != 0)
+	if (key_of(r, key, sizeof key, SEQ_PREFIX, tid) != 0 || ready(r) != 0)
 		return -1;
-	if (recs->n == 0)
-		return 0;
-	const char *argv[PUSH_ARGS_MAX];
-	size_t lens[PUSH_ARGS_MAX];
-	size_t sent = 0, commands = 0;
-	while (sent < recs->n) {
-		int argc = 2;
-		argv[0] = "RPUSH";
-		lens[0] = 5;
-		argv[1] = key;
-		lens[1] = strlen(key);
-		while (argc < PUSH_ARGS_MAX && sent < recs->n) {
-			argv[argc] = recs->v[sent];
-			lens[argc] = recs->len[sent];
-			argc++;
-			sent++;
-		}
-		if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
-			set_err(r, "Redis RPUSH: %s", r->c->errstr);
-			return -1;
-		}
-		commands++;
-	}
+	const char *argv[] = { "GET", key };
+	redisReply *rep = command(r, 2, argv, NULL);
+	if (!rep)
+		return -1;
+	long long v = -1;
+	if (rep->type == REDIS_REPLY_NIL)
+		v = 0;
+	else if (rep->type == REDIS_REPLY_STRING)
+		v = atoll(rep->str);
+	else
+		set_err(r, "Redis GET: unexpected reply");
+	freeReplyObject(rep);
+	return v;
+}
+
+/* Read every reply of a pipeline of n RPUSH commands. 0 or -1. */
+static int push_replies(struct bc_redis *r, size_t n)
+{
 	int rc = 0;
-	for (size_t i = 0; i < commands; i++) {
+	for (size_t i = 0; i < n; i++) {
 		void *p = NULL;
 		if (redisGetReply(r->c, &p) != REDIS_OK) {
 			set_err(r, "Redis at %s:%d: %s", r->url.host, r->url.port,
@@ -280,6 +268,40 @@ int bc_redis_push(struct bc_redis *r, const char *tid,
 		freeReplyObject(rep);
 	}
 	return rc;
+}
+
+int bc_redis_push(struct bc_redis *r, const char *tid, const char *ndjson,
+                  size_t len)
+{
+	char key[BC_TID_MAX + 32];
+	if (key_of(r, key, sizeof key, QUEUE_PREFIX, tid) != 0 || ready(r) != 0)
+		return -1;
+	const char *argv[PUSH_ARGS_MAX];
+	size_t lens[PUSH_ARGS_MAX];
+	const char *p = ndjson, *end = ndjson + len;
+	size_t commands = 0;
+	argv[0] = "RPUSH";
+	lens[0] = 5;
+	argv[1] = key;
+	lens[1] = strlen(key);
+	while (p < end) {
+		int argc = 2;
+		while (argc < PUSH_ARGS_MAX && p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			if (!nl)
+				nl = end;
+			argv[argc] = p;
+			lens[argc] = (size_t)(nl - p);
+			argc++;
+			p = nl + 1;
+		}
+		if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
+			set_err(r, "Redis RPUSH: %s", r->c->errstr);
+			return -1;
+		}
+		commands++;
+	}
+	return push_replies(r, commands);
 }
 
 int bc_redis_peek(struct bc_redis *r, const char *tid, size_t max,

@@ -2,7 +2,8 @@
  *
  * Keys:
  *   logs:queue:{thread_id}   list of JSON log records, oldest first (RPUSH)
- *   logs:seq:{thread_id}     counter; INCRBY reserves blocks of seq numbers
+ *   logs:seq:{thread_id}     the last seq number reserved (a script reserves
+ *                            blocks above it and above a floor)
  *
  * Emitters only append at the tail; flushers read from the head and remove
  * what they committed with a compare-and-trim, so two flushers on one
@@ -29,25 +30,30 @@ const char *bc_redis_errstr(const struct bc_redis *r);
 /* Try to reconnect a handle whose connection broke. 0 or -1. */
 int bc_redis_reconnect(struct bc_redis *r);
 
-/* Reserve n consecutive seq numbers for tid; *first receives the first.
- * 0, or -1 on error (see errstr). */
+/* Reserve n consecutive seq numbers for tid, all above floor and above
+ * every number reserved before; *first receives the first. Atomic in
+ * Redis (one script). 0, or -1 on error (see errstr). */
 int bc_redis_reserve_seq(struct bc_redis *r, const char *tid, long long n,
-                         long long *first);
-/* Make sure the next reservation for tid starts above floor (used when an
- * emitter comes back from the spool). 0 or -1. */
-int bc_redis_seq_floor(struct bc_redis *r, const char *tid, long long floor);
-/* RPUSH every element of recs to tid's queue, in order, pipelined. Returns
- * 0 once Redis has acknowledged all of them, -1 on error (some may have
- * been stored: the caller re-sends them elsewhere; flushing is idempotent
- * on (thread_id, seq)). */
-int bc_redis_push(struct bc_redis *r, const char *tid,
-                  const struct bc_strv *recs);
+                         long long floor, long long *first);
+/* The last seq reserved for tid (0 when the counter does not exist), or
+ * -1 on error. */
+long long bc_redis_seq_last(struct bc_redis *r, const char *tid);
+/* RPUSH every line of the len bytes of NDJSON at ndjson (records separated
+ * by '\n'; a final '\n' is optional) to tid's queue, in order, pipelined.
+ * Nothing is copied but into hiredis's output buffer. Returns 0 once Redis
+ * has acknowledged all of them, -1 on error (some may have been stored:
+ * the caller re-sends them elsewhere; flushing is idempotent on
+ * (thread_id, seq)). */
+int bc_redis_push(struct bc_redis *r, const char *tid, const char *ndjson,
+                  size_t len);
 /* Read up to max records from the head of tid's queue into out (appended).
  * 0 or -1. */
 int bc_redis_peek(struct bc_redis *r, const char *tid, size_t max,
                   struct bc_strv *out);
-/* Read up to max records of tid's queue starting at index start (0 is the
- * head) into out (appended). 0 or -1. */
+/* Read-side, removes nothing: read up to max records of tid's queue
+ * starting at index start (0 is the head) into out (appended). 0 or -1.
+ * A handle is used by one thread at a time; a worker thread opens its
+ * own. */
 int bc_redis_range(struct bc_redis *r, const char *tid, size_t start,
                    size_t max, struct bc_strv *out);
 /* Remove the first n records of tid's queue if its head is still first

@@ -37,6 +37,7 @@
 
 #define READ_LINE_MAX (8u << 20)  /* longest journal line kept */
 #define REOPEN_TRIES 100
+#define TAIL_BYTES 65536        /* journal tail read for its highest seq */
 
 struct bc_spool {
 	char *dir;
@@ -136,49 +137,69 @@ static int write_all(int fd, const char *p, size_t n)
 static int open_locked(struct bc_spool *s, const char *path, int flags,
                        int *absent);
 
-int bc_spool_reserve_seq(struct bc_spool *s, const char *tid, long long n,
-                         long long floor, long long *first)
+int bc_spool_seq_lock(struct bc_spool *s, const char *tid, long long *last)
 {
 	char path[4096];
 	if (path_of(s, path, sizeof path, tid, ".seq") != 0)
 		return -1;
-	if (n < 1) {
-		set_err(s, "bad seq reservation");
-		return -1;
-	}
 	int absent;
 	int fd = open_locked(s, path, O_RDWR | O_CREAT, &absent);
 	if (fd < 0)
 		return -1;
-	int rc = -1;
 	char text[32];
 	ssize_t got = pread(fd, text, sizeof text - 1, 0);
 	if (got < 0) {
 		set_err(s, "cannot read %s: %s", path, strerror(errno));
-		goto out;
+		close(fd);
+		return -1;
 	}
 	text[got] = '\0';
 	char *end;
 	errno = 0;
-	long long last = got > 0 ? strtoll(text, &end, 10) : 0;
-	if (got > 0 && (errno != 0 || end == text || last < 0)) {
+	*last = got > 0 ? strtoll(text, &end, 10) : 0;
+	if (got > 0 && (errno != 0 || end == text || *last < 0)) {
 		set_err(s, "corrupt seq counter %s", path);
-		goto out;
+		close(fd);
+		return -1;
 	}
-	if (last < floor)
-		last = floor;
-	int len = snprintf(text, sizeof text, "%lld\n", last + n);
-	if (pwrite(fd, text, (size_t)len, 0) != len ||
-	    ftruncate(fd, len) != 0 ||
-	    (s->mode == BC_FSYNC_BATCH && fdatasync(fd) != 0)) {
-		set_err(s, "cannot write %s: %s", path, strerror(errno));
-		goto out;
+	return fd;
+}
+
+int bc_spool_seq_unlock(struct bc_spool *s, int fd, long long last)
+{
+	int rc = 0;
+	if (last >= 0) {
+		char text[32];
+		int len = snprintf(text, sizeof text, "%lld\n", last);
+		if (pwrite(fd, text, (size_t)len, 0) != len ||
+		    ftruncate(fd, len) != 0 ||
+		    (s->mode == BC_FSYNC_BATCH && fdatasync(fd) != 0)) {
+			set_err(s, "cannot write the seq counter in %s: %s",
+			        s->dir, strerror(errno));
+			rc = -1;
+		}
 	}
-	*first = last + 1;
-	rc = 0;
-out:
 	close(fd);
 	return rc;
+}
+
+int bc_spool_reserve_seq(struct bc_spool *s, const char *tid, long long n,
+                         long long floor, long long *first)
+{
+	long long last;
+	if (n < 1) {
+		set_err(s, "bad seq reservation");
+		return -1;
+	}
+	int fd = bc_spool_seq_lock(s, tid, &last);
+	if (fd < 0)
+		return -1;
+	if (last < floor)
+		last = floor;
+	if (bc_spool_seq_unlock(s, fd, last + n) != 0)
+		return -1;
+	*first = last + 1;
+	return 0;
 }
 
 /* Open and lock the journal at path, making sure the locked file is still
@@ -213,27 +234,22 @@ static int open_locked(struct bc_spool *s, const char *path, int flags,
 	return -1;
 }
 
-int bc_spool_append(struct bc_spool *s, const char *tid,
-                    const struct bc_strv *recs)
+int bc_spool_append(struct bc_spool *s, const char *tid, const char *ndjson,
+                    size_t len)
 {
 	char path[4096];
 	if (path_of(s, path, sizeof path, tid, ".journal") != 0)
 		return -1;
-	if (recs->n == 0)
+	if (len == 0)
 		return 0;
-	struct bc_buf b;
-	bc_buf_init(&b, 0);
-	int fd = -1, rc = -1;
-	if (bc_buf_append(&b, "\n", 1) != 0)
-		goto oom;
-	for (size_t i = 0; i < recs->n; i++)
-		if (bc_buf_append(&b, recs->v[i], recs->len[i]) != 0 ||
-		    bc_buf_append(&b, "\n", 1) != 0)
-			goto oom;
-	int absent;
-	fd = open_locked(s, path, O_RDWR | O_CREAT | O_APPEND, &absent);
+	if (ndjson[len - 1] != '\n') {
+		set_err(s, "records must end with a newline");
+		return -1;
+	}
+	int absent, rc = -1;
+	int fd = open_locked(s, path, O_RDWR | O_CREAT | O_APPEND, &absent);
 	if (fd < 0)
-		goto out;
+		return -1;
 	struct stat st;
 	char last = '\n';
 	if (fstat(fd, &st) != 0 ||
@@ -241,20 +257,15 @@ int bc_spool_append(struct bc_spool *s, const char *tid,
 		set_err(s, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
-	size_t skip = (st.st_size == 0 || last == '\n') ? 1 : 0;
-	if (write_all(fd, b.data + skip, b.len - skip) != 0 ||
+	if ((last != '\n' && write_all(fd, "\n", 1) != 0) ||
+	    write_all(fd, ndjson, len) != 0 ||
 	    (s->mode == BC_FSYNC_BATCH && fdatasync(fd) != 0)) {
 		set_err(s, "cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
 	rc = 0;
-	goto out;
-oom:
-	set_err(s, "out of memory");
 out:
-	if (fd >= 0)
-		close(fd);
-	bc_buf_free(&b);
+	close(fd);
 	return rc;
 }
 
@@ -266,6 +277,11 @@ static int claim_tail(const char *s)
 		return 0;
 	size_t b = strspn(s + a + 1, "0123456789");
 	return b > 0 && s[a + 1 + b] == '\0';
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The thread id of a journal file name ({tid}.journal or
@@ -318,6 +334,38 @@ int bc_spool_threads(struct bc_spool *s, struct bc_strv *out)
 	return rc;
 }
 
+/* Append to out the paths of tid's claimed journals, oldest claim first
+ * (by name). 0 or -1. */
+static int claimed_paths(struct bc_spool *s, const char *tid,
+                         struct bc_strv *out)
+{
+	char claimed[4200], prefix[BC_TID_MAX + 32];
+	DIR *d = opendir(s->dir);
+	if (!d) {
+		set_err(s, "cannot read %s: %s", s->dir, strerror(errno));
+		return -1;
+	}
+	snprintf(prefix, sizeof prefix, "%s.journal.flushing.", tid);
+	size_t plen = strlen(prefix), first = out->n;
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen) != 0 ||
+		    !claim_tail(e->d_name + plen))
+			continue;
+		snprintf(claimed, sizeof claimed, "%s/%s", s->dir, e->d_name);
+		if (bc_strv_push(out, claimed, strlen(claimed)) != 0) {
+			set_err(s, "out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	closedir(d);
+	if (rc == 0 && out->n - first > 1)
+		qsort(out->v + first, out->n - first, sizeof *out->v, cmp_path);
+	return rc;
+}
+
 int bc_spool_claim(struct bc_spool *s, const char *tid, struct bc_strv *out)
 {
 	char path[4096], claimed[4200];
@@ -339,29 +387,7 @@ int bc_spool_claim(struct bc_spool *s, const char *tid, struct bc_strv *out)
 		}
 	}
 
-	DIR *d = opendir(s->dir);
-	if (!d) {
-		set_err(s, "cannot read %s: %s", s->dir, strerror(errno));
-		return -1;
-	}
-	char prefix[BC_TID_MAX + 32];
-	snprintf(prefix, sizeof prefix, "%s.journal.flushing.", tid);
-	size_t plen = strlen(prefix);
-	struct dirent *e;
-	int rc = 0;
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, prefix, plen) != 0 ||
-		    !claim_tail(e->d_name + plen))
-			continue;
-		snprintf(claimed, sizeof claimed, "%s/%s", s->dir, e->d_name);
-		if (bc_strv_push(out, claimed, strlen(claimed)) != 0) {
-			set_err(s, "out of memory");
-			rc = -1;
-			break;
-		}
-	}
-	closedir(d);
-	return rc;
+	return claimed_paths(s, tid, out);
 }
 
 /* Keep one complete line if it is a valid record. */
@@ -536,4 +562,81 @@ int bc_spool_forget(struct bc_spool *s, const char *tid)
 out:
 	close(fd);
 	return rc;
+}
+
+/* tid's journals: the claimed ones, then the live one. 0 or -1. */
+static int journal_paths(struct bc_spool *s, const char *tid,
+                         struct bc_strv *out)
+{
+	char path[4096];
+	if (path_of(s, path, sizeof path, tid, ".journal") != 0 ||
+	    claimed_paths(s, tid, out) != 0)
+		return -1;
+	if (bc_strv_push(out, path, strlen(path)) != 0) {
+		set_err(s, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The highest seq among the complete records in the last TAIL_BYTES of
+ * the journal at path (0 when none), or -1 on a read error. */
+static long long tail_seq(struct bc_spool *s, const char *path)
+{
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	long long max = 0;
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0) {
+		set_err(s, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	off_t from = 0;
+	ssize_t got = -1;
+	if (!(buf = malloc(TAIL_BYTES))) {
+		close(fd);
+		set_err(s, "out of memory");
+		return -1;
+	}
+	if (fstat(fd, &st) == 0) {
+		from = st.st_size > TAIL_BYTES ? st.st_size - TAIL_BYTES : 0;
+		got = pread(fd, buf, TAIL_BYTES, from);
+	}
+	close(fd);
+	if (got < 0) {
+		set_err(s, "cannot read %s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	const char *p = buf, *end = buf + got, *nl;
+	if (from > 0 && (nl = memchr(p, '\n', (size_t)got)))
+		p = nl + 1;      /* the first line may be cut */
+	for (; (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+		struct bc_record r = { 0 };
+		char why[64];
+		if (bc_record_decode(p, (size_t)(nl - p), &r, why, sizeof why) != 0)
+			continue;
+		if (r.seq > max)
+			max = r.seq;
+		bc_record_clear(&r);
+	}
+	free(buf);
+	return max;
+}
+
+long long bc_spool_tail_seq(struct bc_spool *s, const char *tid)
+{
+	struct bc_strv paths;
+	long long max = 0;
+	bc_strv_init(&paths);
+	if (journal_paths(s, tid, &paths) != 0)
+		max = -1;
+	for (size_t i = 0; max >= 0 && i < paths.n; i++) {
+		long long m = tail_seq(s, paths.v[i]);
+		max = m < 0 ? -1 : m > max ? m : max;
+	}
+	bc_strv_free(&paths);
+	return max;
 }

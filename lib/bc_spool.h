@@ -36,10 +36,19 @@ const char *bc_spool_dir(const struct bc_spool *s);
  * both the last number handed out and floor. 0 or -1. */
 int bc_spool_reserve_seq(struct bc_spool *s, const char *tid, long long n,
                          long long floor, long long *first);
-/* Append every element of recs (each one JSON record, no newline) to tid's
- * journal in one write. 0 or -1. */
-int bc_spool_append(struct bc_spool *s, const char *tid,
-                    const struct bc_strv *recs);
+/* The counter by hand, for a reservation that must also agree with
+ * another counter (Redis): lock tid's counter file and read the last seq
+ * handed out (0 when new) into *last. Returns a descriptor for
+ * bc_spool_seq_unlock, or -1. Hold it briefly: every emitter of tid on
+ * this machine waits for it. */
+int bc_spool_seq_lock(struct bc_spool *s, const char *tid, long long *last);
+/* Store last (when >= 0) as the last seq handed out, then unlock and
+ * close fd. 0 or -1 (fd is closed either way). */
+int bc_spool_seq_unlock(struct bc_spool *s, int fd, long long last);
+/* Append the len bytes of NDJSON at ndjson (whole records, each ending in
+ * '\n') to tid's journal in one write. 0 or -1. */
+int bc_spool_append(struct bc_spool *s, const char *tid, const char *ndjson,
+                    size_t len);
 
 /* Append to out the thread ids that have journals (claimed or not). */
 int bc_spool_threads(struct bc_spool *s, struct bc_strv *out);
@@ -65,5 +74,9 @@ int bc_spool_remove(struct bc_spool *s, const char *path);
  * unless a journal of tid (live or claimed) still holds lines whose seq it
  * guards. 1 removed, 0 kept (or there was none), -1 error. */
 int bc_spool_forget(struct bc_spool *s, const char *tid);
+
+/* The highest seq among the records at the end (last 64 KiB) of each of
+ * tid's journals, 0 when there are none, or -1 on a read error. */
+long long bc_spool_tail_seq(struct bc_spool *s, const char *tid);
 
 #endif

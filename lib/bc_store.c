@@ -21,30 +21,74 @@ void bc_store_set_err(struct bc_store *st, const char *fmt, ...)
 	va_end(ap);
 }
 
-struct bc_store *bc_store_open(const char *url, char *err, size_t errlen)
+/* Up to QUOTE_MAX bytes of a line for a message, cut at a character. */
+#define QUOTE_MAX 200
+
+int bc_store_conflict_err(struct bc_store *st, const char *tid, long long seq,
+                          const char *a, size_t na, const char *b, size_t nb)
 {
-	const struct bc_store_ops *ops;
-	if (!url)
-		url = "";
-	const char *target = url;
+	size_t ka = na > QUOTE_MAX ? bc_utf8_cut(a, na, QUOTE_MAX) : na;
+	size_t kb = nb > QUOTE_MAX ? bc_utf8_cut(b, nb, QUOTE_MAX) : nb;
+	bc_store_set_err(st, "seq %lld of thread %s is stored with another "
+	                 "line: stored '%.*s'%s, buffered '%.*s'%s", seq, tid,
+	                 (int)ka, a, ka < na ? "..." : "", (int)kb, b,
+	                 kb < nb ? "..." : "");
+	return BC_STORE_CONFLICT;
+}
+
+/* The backend of url and the target it is given, or NULL with err. */
+static const struct bc_store_ops *backend_of(const char *url,
+                                            const char **target, char *err,
+                                            size_t errlen)
+{
+	const struct bc_store_ops *ops = NULL;
+	char why[256];
+	*target = url;
 	if (strncmp(url, "sqlite:", 7) == 0) {
 		ops = &bc_store_sqlite_ops;
-		target = url + 7;
-		if (strncmp(target, "//", 2) == 0)
-			target += 2;
+		*target = url + 7;
+		if (strncmp(*target, "//", 2) == 0)
+			*target += 2;
 	} else if (strncmp(url, "postgresql://", 13) == 0 ||
 	           strncmp(url, "postgres://", 11) == 0) {
 		ops = &bc_store_pg_ops;
-	} else {
-		snprintf(err, errlen,
-		         "bad database URL '%s': expected sqlite:PATH or postgresql://...",
-		         url);
+	}
+	if (!ops) {
+		snprintf(err, errlen, "bad database URL '%s': expected sqlite:PATH "
+		         "or postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DBNAME", url);
 		return NULL;
 	}
-	if (!*target) {
-		snprintf(err, errlen, "bad database URL '%s': no path", url);
+	if (!**target) {
+		snprintf(err, errlen, "bad database URL '%s': no path after "
+		         "sqlite:", url);
 		return NULL;
 	}
+	if (ops->check && ops->check(*target, why, sizeof why) != 0) {
+		snprintf(err, errlen, "bad database URL '%s': %s", url, why);
+		return NULL;
+	}
+	return ops;
+}
+
+int bc_store_url_check(const char *url, char *err, size_t errlen)
+{
+	const char *target;
+	return backend_of(url ? url : "", &target, err, errlen) ? 0 : -1;
+}
+
+struct bc_store *bc_store_open_why(const char *url, enum bc_store_fail *why,
+                                   char *err, size_t errlen)
+{
+	const char *target;
+	const struct bc_store_ops *ops = backend_of(url ? url : "", &target,
+	                                            err, errlen);
+	enum bc_store_fail dummy;
+	if (!why)
+		why = &dummy;
+	*why = BC_STORE_BAD_URL;
+	if (!ops)
+		return NULL;
+	*why = BC_STORE_DOWN;
 	struct bc_store *st = calloc(1, sizeof *st);
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
@@ -53,10 +97,17 @@ struct bc_store *bc_store_open(const char *url, char *err, size_t errlen)
 	st->ops = ops;
 	if (ops->open(st, target) != 0) {
 		snprintf(err, errlen, "%s", st->err);
+		if (st->denied)
+			*why = BC_STORE_DENIED;
 		bc_store_close(st);
 		return NULL;
 	}
 	return st;
+}
+
+struct bc_store *bc_store_open(const char *url, char *err, size_t errlen)
+{
+	return bc_store_open_why(url, NULL, err, errlen);
 }
 
 void bc_store_close(struct bc_store *st)

@@ -9,7 +9,9 @@
  * URLs: "sqlite:PATH" (the file and its directory are created) or a libpq
  * "postgresql://" / "postgres://" URI. The table is created if missing.
  * Inserts are batched in one transaction and idempotent on
- * (thread_id, seq): a record already stored is skipped, never doubled.
+ * (thread_id, seq): a record already stored is skipped, never doubled,
+ * and one whose (thread_id, seq) holds a different line is a conflict,
+ * never a silent skip.
  * Errors are kept on the handle; the library never prints. A handle is
  * used by one thread at a time. */
 #ifndef BCAST_STORE_H
@@ -21,18 +23,38 @@
 
 struct bc_store;
 
+/* Why bc_store_open_why failed, for the caller's exit code. */
+enum bc_store_fail {
+	BC_STORE_DOWN,     /* cannot reach or open it now: try again later */
+	BC_STORE_BAD_URL,  /* the URL is malformed: a usage error */
+	BC_STORE_DENIED,   /* the server refuses us (credentials, no such
+	                      database or role): retrying will not help */
+};
+
+/* bc_store_insert's result when a row with the same (thread_id, seq)
+ * already holds a different line. */
+#define BC_STORE_CONFLICT (-2)
+
 /* Open url and create the schema if missing. NULL with err on failure
  * ("cannot connect to PostgreSQL: ..." / "cannot open SQLite database
  * PATH: ..."). */
 struct bc_store *bc_store_open(const char *url, char *err, size_t errlen);
+/* bc_store_open that also says why it failed in *why (may be NULL). */
+struct bc_store *bc_store_open_why(const char *url, enum bc_store_fail *why,
+                                   char *err, size_t errlen);
+/* Check the form of url without connecting (libpq's own parser for
+ * PostgreSQL). 0, or -1 with "bad database URL 'URL': expected ..." */
+int bc_store_url_check(const char *url, char *err, size_t errlen);
 void bc_store_close(struct bc_store *st);
 const char *bc_store_errstr(const struct bc_store *st);
 /* "sqlite" or "postgresql". */
 const char *bc_store_kind(const struct bc_store *st);
 
 /* Insert n records in one transaction. Returns the number of rows newly
- * inserted (records already present are skipped), or -1 on error, in which
- * case nothing was committed. */
+ * inserted (records already stored with the same line and stream are
+ * skipped), or -1 on error, or BC_STORE_CONFLICT when a stored row with
+ * the same (thread_id, seq) holds another line (errstr names the thread,
+ * the seq and both lines); after -1 or a conflict nothing was committed. */
 long long bc_store_insert(struct bc_store *st, const struct bc_record *recs,
                           size_t n);
 

@@ -11,11 +11,19 @@
 
 struct bc_store_ops {
 	const char *kind;
+	/* Check target's form without connecting; NULL when there is
+	 * nothing to check. 0, or -1 with the reason in err. */
+	int (*check)(const char *target, char *err, size_t errlen);
 	/* Open target (the URL without "sqlite:" for SQLite, the whole URL
 	 * for PostgreSQL), create the schema, set st->impl. 0 or -1 with
-	 * st->err set. */
+	 * st->err set, and st->denied when the server refused us
+	 * (credentials, no such database or role): trying again won't help. */
 	int (*open)(struct bc_store *st, const char *target);
 	void (*close)(struct bc_store *st);
+	/* Insert n rows in one transaction; rows already present are
+	 * skipped when they hold the same line and stream, else nothing is
+	 * committed and BC_STORE_CONFLICT is returned with st->err naming
+	 * both lines (bc_store_conflict_err). */
 	long long (*insert)(struct bc_store *st, const struct bc_record *recs,
 	                    size_t n);
 	/* desc: newest first */
@@ -51,6 +59,7 @@ struct bc_store_ops {
 struct bc_store {
 	const struct bc_store_ops *ops;
 	void *impl;
+	int denied;            /* set by open: the server refused us */
 	char err[1024];
 };
 
@@ -60,5 +69,9 @@ extern const struct bc_store_ops bc_store_pg_ops;
 /* Set st->err, printf-style. */
 void bc_store_set_err(struct bc_store *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Set st->err to say that (tid, seq) is stored with line a (na bytes) but
+ * the buffer holds line b; returns BC_STORE_CONFLICT. */
+int bc_store_conflict_err(struct bc_store *st, const char *tid, long long seq,
+                          const char *a, size_t na, const char *b, size_t nb);
 
 #endif

@@ -5,7 +5,10 @@
  *   (thread_id, seq) DO NOTHING
  * sent with PQexecParams, at most ROWS_PER_STMT rows each so the
  * parameters stay under the protocol's 65535; PQcmdTuples gives the rows
- * newly stored. A deadlock or serialization failure between concurrent
+ * newly stored. When a statement skipped rows, one SELECT in the same
+ * transaction joins the batch with the stored rows: a skipped row whose
+ * stored line or stream differs is a conflict, and the batch is rolled
+ * back. A deadlock or serialization failure between concurrent
  * flushers retries the batch (the insert is idempotent).
  *
  * A connection found broken is reset (PQreset) and the call retried once,
@@ -30,6 +33,8 @@ struct pg {
 	PGconn *conn;
 	char *ins_sql;       /* statement for ins_rows rows */
 	size_t ins_rows;
+	char *chk_sql;       /* conflict check for chk_rows rows */
+	size_t chk_rows;
 };
 
 static const char schema[] =
@@ -101,6 +106,46 @@ static int exec_cmd(struct bc_store *st, const char *sql)
 	return 0;
 }
 
+/* True when a failed connection was refused by the server for who we
+ * are (password, pg_hba, missing role or database), not for being down.
+ * libpq gives no SQLSTATE before the connection is up, only its text. */
+static int refused(PGconn *conn)
+{
+	static const char *const why[] = {
+		"password authentication failed", "no password supplied",
+		"no pg_hba.conf entry", "does not exist", "permission denied",
+		"authentication failed", NULL,
+	};
+	const char *msg = PQerrorMessage(conn);
+	if (PQconnectionNeedsPassword(conn))
+		return 1;
+	for (int i = 0; why[i]; i++)
+		if (strstr(msg, why[i]))
+			return 1;
+	return 0;
+}
+
+static int pg_check(const char *url, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	PQconninfoOption *o = PQconninfoParse(url, &msg);
+	if (!o) {
+		char line[512];
+		size_t n = 0;
+		for (const char *p = msg ? msg : "out of memory";
+		     *p && n + 1 < sizeof line; p++)
+			line[n++] = *p == '\n' ? ' ' : *p;
+		while (n > 0 && line[n - 1] == ' ')
+			n--;
+		line[n] = '\0';
+		snprintf(err, errlen, "%s", line);
+		PQfreemem(msg);
+		return -1;
+	}
+	PQconninfoFree(o);
+	return 0;
+}
+
 static int pg_open(struct bc_store *st, const char *url)
 {
 	struct pg *p = calloc(1, sizeof *p);
@@ -120,6 +165,7 @@ static int pg_open(struct bc_store *st, const char *url)
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		pg_err(st, "cannot connect to PostgreSQL: ",
 		       PQerrorMessage(p->conn));
+		st->denied = refused(p->conn);
 		return -1;
 	}
 	PQsetNoticeProcessor(p->conn, quiet, NULL);
@@ -137,6 +183,7 @@ static void pg_close(struct bc_store *st)
 	struct pg *p = st->impl;
 	PQfinish(p->conn);
 	free(p->ins_sql);
+	free(p->chk_sql);
 	free(p);
 	st->impl = NULL;
 }
@@ -187,6 +234,88 @@ static const char *insert_sql(struct bc_store *st, size_t rows)
 	return p->ins_sql;
 }
 
+/* SELECT the first of n (thread_id, seq, stream, line) parameter rows
+ * whose stored row holds another stream or line. */
+static const char *check_sql(struct bc_store *st, size_t rows)
+{
+	struct pg *p = st->impl;
+	if (p->chk_sql && p->chk_rows == rows)
+		return p->chk_sql;
+	struct bc_buf b;
+	bc_buf_init(&b, 0);
+	int bad = bc_buf_puts(&b, "SELECT v.s, x.line, v.l FROM (VALUES ");
+	for (size_t i = 0; i < rows && !bad; i++) {
+		size_t k = i * 4;
+		bad = bc_buf_printf(&b, "%s($%zu::text, $%zu::bigint, $%zu::text,"
+		                    " $%zu::text)", i ? "," : "", k + 1, k + 2,
+		                    k + 3, k + 4);
+	}
+	if (bad || bc_buf_puts(&b, ") AS v(t, s, st, l) JOIN thread_logs x"
+	                          " ON x.thread_id = v.t AND x.seq = v.s"
+	                          " WHERE x.line <> v.l OR x.stream <> v.st"
+	                          " LIMIT 1")) {
+		bc_buf_free(&b);
+		bc_store_set_err(st, "out of memory");
+		return NULL;
+	}
+	free(p->chk_sql);
+	p->chk_sql = bc_buf_steal(&b, NULL);
+	p->chk_rows = p->chk_sql ? rows : 0;
+	if (!p->chk_sql)
+		bc_store_set_err(st, "out of memory");
+	return p->chk_sql;
+}
+
+/* After an insert of recs[0..n) that skipped some rows, inside its
+ * transaction: 0 when every skipped row was stored with the same line and
+ * stream, BC_STORE_CONFLICT (err naming both lines) when not, -1. */
+static int check_chunk(struct bc_store *st, const struct bc_record *recs,
+                       size_t n)
+{
+	struct pg *p = st->impl;
+	const char *sql = check_sql(st, n);
+	const char **vals = calloc(n * 4, sizeof *vals);
+	int *lens = calloc(n * 4, sizeof *lens);
+	char (*seqs)[24] = calloc(n, sizeof *seqs);
+	int rc = -1;
+	if (!sql || !vals || !lens || !seqs) {
+		bc_store_set_err(st, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(seqs[i], sizeof seqs[i], "%lld", recs[i].seq);
+		vals[i * 4] = recs[i].thread_id;
+		vals[i * 4 + 1] = seqs[i];
+		vals[i * 4 + 2] = recs[i].stream[0] ? recs[i].stream : "stdout";
+		vals[i * 4 + 3] = recs[i].line;
+		lens[i * 4 + 3] = (int)recs[i].line_len;
+	}
+	PGresult *res = PQexecParams(p->conn, sql, (int)(n * 4), NULL, vals,
+	                             lens, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fail_res(st, res);
+		goto out;
+	}
+	rc = 0;
+	if (PQntuples(res) > 0) {
+		long long seq = atoll(PQgetvalue(res, 0, 0));
+		const char *tid = recs[0].thread_id;
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].seq == seq)
+				tid = recs[i].thread_id;
+		rc = bc_store_conflict_err(st, tid, seq, PQgetvalue(res, 0, 1),
+		                           (size_t)PQgetlength(res, 0, 1),
+		                           PQgetvalue(res, 0, 2),
+		                           (size_t)PQgetlength(res, 0, 2));
+	}
+	PQclear(res);
+out:
+	free(vals);
+	free(lens);
+	free(seqs);
+	return rc;
+}
+
 /* Insert rows recs[0..n) with one statement; returns rows added or -1. */
 static long long insert_chunk(struct bc_store *st, const struct bc_record *recs,
                               size_t n)
@@ -232,22 +361,28 @@ out:
 
 /* One attempt at the whole batch in one transaction. On failure *retry
  * tells whether trying again may help (deadlock, serialization failure,
- * connection lost and restored). */
+ * connection lost and restored). Returns rows added, -1, or
+ * BC_STORE_CONFLICT (rolled back, never retried). */
 static long long insert_tx(struct bc_store *st, const struct bc_record *recs,
                            size_t n, int *retry)
 {
 	struct pg *p = st->impl;
+	long long added = 0, a = -1;
 	*retry = 0;
 	if (exec_cmd(st, "BEGIN") != 0)
 		goto fail;
-	long long added = 0;
 	for (size_t i = 0; i < n; i += ROWS_PER_STMT) {
 		size_t k = n - i < ROWS_PER_STMT ? n - i : ROWS_PER_STMT;
-		PGresult *probe;
-		long long a = insert_chunk(st, recs + i, k);
+		a = insert_chunk(st, recs + i, k);
+		if (a >= 0 && (size_t)a < k) {
+			int c = check_chunk(st, recs + i, k);
+			if (c != 0)
+				a = c;
+		}
 		if (a < 0) {
-			probe = PQexec(p->conn, "ROLLBACK");
-			PQclear(probe);
+			PQclear(PQexec(p->conn, "ROLLBACK"));
+			if (a == BC_STORE_CONFLICT)
+				return a;
 			goto fail;
 		}
 		added += a;
@@ -500,6 +635,7 @@ static int pg_prune_run(struct bc_store *st, const char *tid,
 
 const struct bc_store_ops bc_store_pg_ops = {
 	.kind = "postgresql",
+	.check = pg_check,
 	.open = pg_open,
 	.close = pg_close,
 	.insert = pg_insert,

@@ -3,7 +3,9 @@
  * The database runs in WAL mode with a 5 s busy timeout, so a hub reading
  * history and several flushers writing can share one file. A batch is one
  * BEGIN IMMEDIATE transaction over one prepared INSERT OR IGNORE; the rows
- * newly stored are the sum of sqlite3_changes(). ts is kept as the text
+ * newly stored are the sum of sqlite3_changes(). A row that was ignored is
+ * read back: the same line and stream is a duplicate, another is a
+ * conflict that rolls the batch back. ts is kept as the text
  * the record carried. */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *ins;
+	sqlite3_stmt *get;   /* the stored line of a duplicate */
 };
 
 static const char schema[] =
@@ -123,6 +126,14 @@ static int sq_open(struct bc_store *st, const char *path)
 		                 sqlite3_errmsg(q->db));
 		return -1;
 	}
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT line, stream FROM thread_logs"
+	                       " WHERE thread_id = ? AND seq = ?",
+	                       -1, &q->get, NULL) != SQLITE_OK) {
+		bc_store_set_err(st, "cannot open SQLite database %s: %s", path,
+		                 sqlite3_errmsg(q->db));
+		return -1;
+	}
 	return 0;
 }
 
@@ -130,9 +141,38 @@ static void sq_close(struct bc_store *st)
 {
 	struct sq *q = st->impl;
 	sqlite3_finalize(q->ins);
+	sqlite3_finalize(q->get);
 	sqlite3_close(q->db);
 	free(q);
 	st->impl = NULL;
+}
+
+/* r was not inserted: 0 when the stored row holds the same line and
+ * stream, BC_STORE_CONFLICT (err set) when not, -1 on error. */
+static int sq_same(struct bc_store *st, const struct bc_record *r)
+{
+	struct sq *q = st->impl;
+	int rc = -1;
+	sqlite3_reset(q->get);
+	sqlite3_bind_text(q->get, 1, r->thread_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q->get, 2, r->seq);
+	if (sqlite3_step(q->get) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(q->get, 0);
+		size_t n = (size_t)sqlite3_column_bytes(q->get, 0);
+		const char *stream = (const char *)sqlite3_column_text(q->get, 1);
+		const char *want = r->stream[0] ? r->stream : "stdout";
+		if (line && n == r->line_len && memcmp(line, r->line, n) == 0 &&
+		    stream && strcmp(stream, want) == 0)
+			rc = 0;
+		else
+			rc = bc_store_conflict_err(st, r->thread_id, r->seq,
+			                           line ? line : "", line ? n : 0,
+			                           r->line, r->line_len);
+	} else {
+		fail(st, "SELECT");
+	}
+	sqlite3_reset(q->get);
+	return rc;
 }
 
 static long long sq_insert(struct bc_store *st, const struct bc_record *recs,
@@ -158,13 +198,19 @@ static long long sq_insert(struct bc_store *st, const struct bc_record *recs,
 		                  -1, SQLITE_STATIC);
 		sqlite3_bind_text(q->ins, 5, r->line, (int)r->line_len,
 		                  SQLITE_STATIC);
-		if (sqlite3_step(q->ins) != SQLITE_DONE) {
+		int rc = -1;
+		if (sqlite3_step(q->ins) != SQLITE_DONE)
 			fail(st, "INSERT");
+		else if (sqlite3_changes(q->db) == 0)
+			rc = sq_same(st, r);
+		else
+			rc = 1;
+		if (rc < 0) {
 			sqlite3_reset(q->ins);
 			sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
+			return rc;
 		}
-		added += sqlite3_changes(q->db);
+		added += rc;
 	}
 	sqlite3_reset(q->ins);
 	sqlite3_clear_bindings(q->ins);
@@ -427,6 +473,7 @@ static int sq_prune_run(struct bc_store *st, const char *tid,
 
 const struct bc_store_ops bc_store_sqlite_ops = {
 	.kind = "sqlite",
+	.check = NULL,
 	.open = sq_open,
 	.close = sq_close,
 	.insert = sq_insert,

@@ -7,11 +7,7 @@
  * bytes included. */
 #include "bc_utf8.h"
 
-#define REPLACEMENT "\xEF\xBF\xBD"
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is invalid;
- * then *bad is the length of its maximal invalid subpart (>= 1). */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+size_t bc_utf8_seq(const unsigned char *s, size_t n, size_t *bad)
 {
 	unsigned char c = s[0];
 	size_t need;
@@ -56,13 +52,13 @@ int bc_line_clean(const char *in, size_t n, struct bc_buf *out)
 
 	while (i < n) {
 		size_t bad = 0;
-		size_t k = utf8_seq(s + i, n - i, &bad);
+		size_t k = bc_utf8_seq(s + i, n - i, &bad);
 		if (k) {
 			i += k;
 			continue;
 		}
 		if (bc_buf_append(out, s + start, i - start) < 0 ||
-		    bc_buf_append(out, REPLACEMENT, 3) < 0)
+		    bc_buf_append(out, BC_UTF8_REPLACEMENT, 3) < 0)
 			goto fail;
 		i += bad;
 		start = i;

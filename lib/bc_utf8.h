@@ -8,6 +8,14 @@
 
 #include "bc_buf.h"
 
+/* U+FFFD, the replacement character, in UTF-8. */
+#define BC_UTF8_REPLACEMENT "\xEF\xBF\xBD"
+
+/* Length of the valid UTF-8 sequence at s (1..4; NUL is not valid), or 0
+ * when it is invalid, *bad then being the length of its maximal invalid
+ * subpart (>= 1). n >= 1. */
+size_t bc_utf8_seq(const unsigned char *s, size_t n, size_t *bad);
+
 /* Append to out the n bytes of in with invalid UTF-8 and NUL bytes replaced
  * by U+FFFD. A single trailing '\r' is NOT removed here (see bc_line_chomp).
  * Returns 0 or -1 (out's cap reached / out-of-memory). */

@@ -7,9 +7,12 @@
  * into the DB and record the run's status -> exit code. The flush happens
  * even when the hub could not be reached, since the lines do not need it.
  *
- * Redis unreachable at flush time: the spool is flushed; when Redis was
- * asked for explicitly (--redis or BCAST_REDIS) that is a failure (75),
- * while the built-in default (nothing configured) counts as "no Redis". */
+ * The flush is the library's buffer (bc_buffer_flush), with its one rule
+ * for Redis: unreachable at flush time, the spool is flushed; when Redis
+ * was asked for (--redis or BCAST_REDIS) that is a failure (75), while
+ * the built-in default (nothing configured) counts as "no Redis". The
+ * buffer is opened before the POST, so a malformed URL or a DB that
+ * refuses us stops the event before anything happens. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +20,14 @@
 
 #include <json-c/json.h>
 
-#include "bc_config.h"
-#include "bc_flush.h"
+#include "bc_buffer.h"
 #include "bc_http.h"
 #include "bc_record.h"
-#include "bc_redis.h"
-#include "bc_spool.h"
-#include "bc_store.h"
 #include "bc_tid.h"
 #include "cli.h"
 
 #define PROG "bcast-event"
 #define HTTP_TIMEOUT_MS 10000
-#define REDIS_TIMEOUT_MS 2000
 
 static const char usage_text[] =
 "Usage: " PROG " -t THREAD [OPTION]... TYPE [JSON-OBJECT]\n"
@@ -47,9 +45,11 @@ static const char usage_text[] =
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
 "\n"
-"Exit status: 0 posted (and flushed); 64 bad usage, thread id or type;\n"
-"65 JSON-OBJECT is not a JSON object, or the hub refused the event;\n"
-"69 the hub is unavailable; 75 the flush failed (the lines stay buffered).\n";
+"Exit status: 0 posted (and flushed); 64 bad usage, thread id, type or\n"
+"URL; 65 JSON-OBJECT is not a JSON object, the hub refused the event, or a\n"
+"stored line differs from a buffered one with the same seq; 69 the hub is\n"
+"unavailable or the DB refuses the credentials; 75 the flush failed (the\n"
+"lines stay buffered).\n";
 
 enum { OPT_HUB = 256, OPT_TOKEN, OPT_REDIS, OPT_DB, OPT_SPOOL, OPT_NO_FLUSH,
        OPT_VERSION };
@@ -70,19 +70,16 @@ static const struct option long_opts[] = {
 struct opts {
 	const char *tid, *type, *data;
 	bool no_flush;
-	bool redis_asked;         /* --redis or BCAST_REDIS given */
 	struct bc_config cfg;
 };
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	const char *env = getenv("BCAST_REDIS");
 	char err[256];
 	int c;
 
 	if (bc_config_load(&o->cfg) != 0)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
-	o->redis_asked = env && *env;
 	while ((c = bc_cli_getopt(argc, argv, "t:h", long_opts)) != -1) {
 		switch (c) {
 		case 't': o->tid = optarg; break;
@@ -90,7 +87,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_TOKEN: bc_cli_config_set(&o->cfg.token, optarg); break;
 		case OPT_REDIS:
 			bc_cli_config_set(&o->cfg.redis, optarg);
-			o->redis_asked = true;
+			o->cfg.redis_asked = 1;
 			break;
 		case OPT_DB: bc_cli_config_set(&o->cfg.db, optarg); break;
 		case OPT_SPOOL: bc_cli_config_set(&o->cfg.spool, optarg); break;
@@ -181,67 +178,67 @@ static int exit_code_of(const char *data)
 	return code;
 }
 
-/* Flush the thread and record its status. 0, or 75 (warned). */
-static int flush(const struct opts *o)
+/* The buffer, opened before anything is posted so a malformed URL (64)
+ * or a DB that refuses us (69) stops the event; NULL when there is
+ * nothing to flush. */
+static struct bc_buffer *open_buffer(const struct opts *o)
 {
-	struct bc_flush_opts fo = { 0 };
-	struct bc_flush_stats st = { 0 };
-	struct bc_store *store;
-	struct bc_redis *redis = NULL;
-	struct bc_spool *spool = NULL;
-	char err[512];
-	int rc = BC_EX_TEMPFAIL;
+	struct bc_buffer_opts bo;
+	enum bc_buffer_fail fail;
+	struct bc_buffer *b;
+	char err[1024];
 
-	if (!(store = bc_store_open(o->cfg.db, err, sizeof err))) {
-		bc_warn("flush failed (%s); lines stay buffered, run bcast-flush "
-		        "later", err);
-		return BC_EX_TEMPFAIL;
+	if (o->no_flush || !bc_event_is_terminal(o->type))
+		return NULL;
+	bc_buffer_opts_from(&bo, &o->cfg);
+	if ((b = bc_buffer_open(&bo, &fail, err, sizeof err)))
+		return b;
+	if (fail == BC_BUFFER_BAD_URL)
+		bc_usage_error("%s", err);
+	if (fail == BC_BUFFER_DENIED)
+		bc_die(BC_EX_UNAVAILABLE, "%s", err);
+	bc_warn("flush failed (%s); lines stay buffered, run bcast-flush later",
+	        err);
+	return NULL;
+}
+
+/* Flush the thread and record its status. 0, or the exit code (warned):
+ * 75 when something could not be moved, 65 on a conflict. */
+static int flush(const struct opts *o, struct bc_buffer *b)
+{
+	struct bc_flush_stats st = { 0 };
+	enum bc_flush_result r;
+
+	if (!b)
+		return o->no_flush || !bc_event_is_terminal(o->type) ? 0 :
+		       BC_EX_TEMPFAIL;
+	r = bc_buffer_flush(b, &(struct bc_buffer_flush){ .tid = o->tid,
+		.status = status_of(o->type),
+		.exit_code = exit_code_of(o->data) }, &st);
+	if (r == BC_FLUSH_OK)
+		return 0;
+	if (r == BC_FLUSH_CONFLICT) {
+		bc_warn("cannot flush: %s; the thread's lines stay buffered",
+		        bc_buffer_errstr(b));
+		return BC_EX_DATAERR;
 	}
-	if (!bc_config_no_redis(&o->cfg) &&
-	    !(redis = bc_redis_connect(o->cfg.redis, REDIS_TIMEOUT_MS, err,
-	                               sizeof err)) && o->redis_asked) {
-		bc_warn("flush failed (%s); lines stay buffered, run bcast-flush "
-		        "later", err);
-		goto out;
-	}
-	if (!(spool = bc_spool_open(o->cfg.spool, BC_FSYNC_NONE, err,
-	                            sizeof err))) {
-		bc_warn("flush failed (%s); lines stay buffered, run bcast-flush "
-		        "later", err);
-		goto out;
-	}
-	fo.redis = redis;
-	fo.spool = spool;
-	fo.store = store;
-	if (bc_flush_thread(&fo, o->tid, &st, err, sizeof err) != BC_FLUSH_OK) {
-		bc_warn("flush failed (%s); lines stay buffered, run bcast-flush "
-		        "later", err);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (bc_store_set_run(store, o->tid, status_of(o->type),
-	                     exit_code_of(o->data)) != 0) {
-		bc_warn("cannot record the run's status: %s",
-		        bc_store_errstr(store));
-		rc = BC_EX_TEMPFAIL;
-	}
-	bc_spool_free(spool);
-	bc_redis_free(redis);
-	bc_store_close(store);
-	return rc;
+	bc_warn("flush failed (%s); lines stay buffered, run bcast-flush later",
+	        bc_buffer_errstr(b));
+	return BC_EX_TEMPFAIL;
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
-	int rc, frc = 0;
+	struct bc_buffer *b;
+	int rc, frc;
 
 	bc_cli_init(PROG);
 	parse_args(argc, argv, &o);
+	b = open_buffer(&o);
 	rc = post_event(&o);
-	if (bc_event_is_terminal(o.type) && !o.no_flush)
-		frc = flush(&o);
+	frc = flush(&o, b);
+	bc_buffer_free(b);
 	bc_config_free(&o.cfg);
 	if (rc == 0)
 		rc = frc;

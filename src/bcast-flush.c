@@ -1,25 +1,27 @@
-/* bcast-flush.c - drain Redis lists and spool journals into thread_logs.
+/* bcast-flush.c - drain Redis lists and spool journals into thread_logs,
+ * and prune old runs.
  *
- * Options -> config -> open the store, Redis and the spool -> bc_flush_*
- * -> one line of what moved on stderr -> exit code. The store is opened
- * first: when it is unreachable nothing is touched. When Redis is
+ * Options -> the library's buffer (bc_buffer_flush, bc_buffer_prune) ->
+ * one line of what moved on stderr -> exit code. When the store is
+ * unreachable nothing is touched (75). When a Redis that was asked for is
  * unreachable the spool is still flushed, and the exit status (75) says
- * the Redis lists are left for the next run. */
+ * the Redis lists are left for the next run; with no Redis configured and
+ * none on the default address the spool is all there is, and that is no
+ * error. A stored line that differs from a buffered one under the same
+ * seq is reported with both lines (65) and both are kept. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "bc_config.h"
+#include "bc_buffer.h"
 #include "bc_exit.h"
-#include "bc_flush.h"
 #include "bc_prune.h"
 #include "bc_tid.h"
 #include "cli.h"
 
 #define PROG "bcast-flush"
-#define REDIS_TIMEOUT_MS 5000
 #define BATCH_MAX 100000
 
 static const char usage[] =
@@ -32,7 +34,8 @@ static const char usage[] =
 	"  -t, --thread THREAD  flush this thread\n"
 	"      --all            flush every thread found in Redis and the spool\n"
 	"      --redis URL      Redis to drain, redis://[:PASS@]HOST[:PORT][/DB];\n"
-	"                       'none' flushes the spool only (env BCAST_REDIS)\n"
+	"                       'none' flushes the spool only (env BCAST_REDIS;\n"
+	"                       unset: redis://127.0.0.1:6379 if it answers)\n"
 	"      --db URL         sqlite:PATH or postgresql://... (env BCAST_DB)\n"
 	"      --spool DIR      spool directory (env BCAST_SPOOL)\n"
 	"      --batch N        records per transaction, 1-100000 (default 5000;\n"
@@ -46,8 +49,11 @@ static const char usage[] =
 	"  -h, --help           show this help and exit\n"
 	"      --version        show the version and exit\n"
 	"\n"
-	"Exit status: 0 done; 64 usage or bad thread id; 74 spool I/O error;\n"
-	"75 Redis or the database unreachable (nothing lost: run it again).\n";
+	"Exit status: 0 done; 64 usage, bad thread id or malformed URL; 65 a\n"
+	"stored line differs from a buffered one with the same seq (both kept);\n"
+	"69 the database refuses the credentials; 74 spool I/O error; 75 Redis\n"
+	"(when configured) or the database unreachable (nothing lost: run it\n"
+	"again).\n";
 
 enum { OPT_ALL = 256, OPT_REDIS, OPT_DB, OPT_SPOOL, OPT_BATCH, OPT_VERSION,
        OPT_PRUNE_OLDER, OPT_PRUNE };
@@ -65,6 +71,14 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
+};
+
+struct opts {
+	const char *tid;
+	bool all, quiet;
+	size_t batch;
+	long long prune_secs;     /* -1: no pruning */
+	struct bc_config cfg;
 };
 
 static int show_progress;
@@ -91,167 +105,145 @@ static void progress_end(void)
 		fputs("\r\033[K", stderr);
 }
 
-static int fail_code(enum bc_flush_fail f)
+static int exit_code(enum bc_flush_result r)
 {
-	return f == BC_FLUSH_SPOOL ? BC_EX_IOERR : BC_EX_TEMPFAIL;
+	switch (r) {
+	case BC_FLUSH_OK: return BC_EX_OK;
+	case BC_FLUSH_SPOOL: return BC_EX_IOERR;
+	case BC_FLUSH_CONFLICT: return BC_EX_DATAERR;
+	case BC_FLUSH_BAD_THREAD: return BC_EX_USAGE;
+	case BC_FLUSH_REDIS:
+	case BC_FLUSH_DB: break;
+	}
+	return BC_EX_TEMPFAIL;
 }
 
-/* Retention: delete the runs that ended more than secs ago; one line of
- * what went. The exit code. */
-static int prune(struct bc_store *store, struct bc_spool *spool,
-                 long long secs, long batch, int quiet)
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	const char *prune_after = NULL;
+	int c;
+
+	if (bc_config_load(&o->cfg) != 0)
+		bc_die(BC_EX_SOFTWARE, "out of memory");
+	while ((c = bc_cli_getopt(argc, argv, "t:qh", longopts)) != -1) {
+		switch (c) {
+		case 't': o->tid = optarg; break;
+		case OPT_ALL: o->all = true; break;
+		case OPT_REDIS:
+			bc_cli_config_set(&o->cfg.redis, optarg);
+			o->cfg.redis_asked = 1;
+			break;
+		case OPT_DB: bc_cli_config_set(&o->cfg.db, optarg); break;
+		case OPT_SPOOL: bc_cli_config_set(&o->cfg.spool, optarg); break;
+		case OPT_BATCH:
+			o->batch = (size_t)bc_cli_int("--batch", optarg, 1,
+			                              BATCH_MAX);
+			break;
+		case OPT_PRUNE_OLDER: prune_after = optarg; break;
+		case OPT_PRUNE: prune_after = o->cfg.prune; break;
+		case 'q': o->quiet = true; break;
+		case 'h': bc_print_help(usage);
+		case OPT_VERSION: bc_print_version();
+		default: bc_usage_error("unknown option");
+		}
+	}
+	if (optind < argc)
+		bc_usage_error("unexpected argument '%s'", argv[optind]);
+	o->prune_secs = -1;
+	if (prune_after && bc_prune_duration(prune_after, &o->prune_secs) != 0)
+		bc_usage_error("--prune-older-than wants a duration like 30d or "
+		               "12h, not '%s'", prune_after);
+	if ((o->tid && o->all) || (!o->tid && !o->all && !prune_after))
+		bc_usage_error("give -t THREAD or --all, or --prune-older-than");
+	if (o->tid && !bc_tid_valid(o->tid))
+		bc_usage_error("invalid thread id '%.200s' (want "
+		               "[A-Za-z0-9_.:-]{1,128})", o->tid);
+}
+
+/* The buffer of the configuration; exits 64 on a malformed URL, 69 when
+ * the DB refuses us, 74 when there is no place to read from. */
+static struct bc_buffer *open_buffer(const struct opts *o)
+{
+	struct bc_buffer_opts bo;
+	enum bc_buffer_fail fail;
+	struct bc_buffer *b;
+	char err[1024];
+
+	bc_buffer_opts_from(&bo, &o->cfg);
+	if ((b = bc_buffer_open(&bo, &fail, err, sizeof err)))
+		return b;
+	if (fail == BC_BUFFER_BAD_URL)
+		bc_usage_error("%s", err);
+	bc_die(fail == BC_BUFFER_DENIED ? BC_EX_UNAVAILABLE : BC_EX_IOERR, "%s",
+	       err);
+}
+
+/* Flush, then say what went wrong (one line each) and what moved unless
+ * -q. The exit code. */
+static int flush(const struct opts *o, struct bc_buffer *b)
+{
+	struct bc_flush_stats st = { 0 };
+	enum bc_flush_result r;
+	char who[64];
+
+	show_progress = o->all && !o->quiet && isatty(STDERR_FILENO);
+	r = bc_buffer_flush(b, &(struct bc_buffer_flush){
+		.tid = o->tid, .batch = o->batch, .progress = progress }, &st);
+	progress_end();
+	if (r != BC_FLUSH_OK)
+		bc_warn("%s", bc_buffer_errstr(b));
+	else if (st.invalid > 0)
+		bc_warn("%lld invalid records skipped (last: %s)", st.invalid,
+		        bc_buffer_errstr(b));
+	if (r == BC_FLUSH_REDIS)
+		bc_warn("flushed the spool only; the Redis lists are left for "
+		        "the next run");
+	if (r == BC_FLUSH_CONFLICT)
+		bc_warn("the conflicting lines stay buffered; nothing was "
+		        "overwritten");
+	if (o->quiet || (r != BC_FLUSH_OK && st.read == 0))
+		return exit_code(r);
+	if (o->tid)
+		snprintf(who, sizeof who, "%s", o->tid);
+	else
+		snprintf(who, sizeof who, "%lld thread%s", st.threads,
+		         st.threads == 1 ? "" : "s");
+	moved_line(who, &st);
+	return exit_code(r);
+}
+
+/* Retention: delete the runs that ended more than o->prune_secs ago; one
+ * line of what went. The exit code. */
+static int prune(const struct opts *o, struct bc_buffer *b)
 {
 	struct bc_prune_stats st;
-	char err[1024] = "";
-	int rc = bc_prune(store, spool, secs, batch, &st, err, sizeof err);
-	if (!quiet || rc != 0)
+	int rc = bc_buffer_prune(b, o->prune_secs, (long long)o->batch, &st);
+
+	if (!o->quiet || rc != 0)
 		bc_warn("pruned %lld run%s that ended before %s: %lld lines, "
 		        "%lld spool counters", st.runs, st.runs == 1 ? "" : "s",
 		        st.before, st.lines, st.counters);
 	if (rc != 0)
-		bc_warn("%s", err);
+		bc_warn("%s", bc_buffer_errstr(b));
 	return rc == 0 ? BC_EX_OK : BC_EX_TEMPFAIL;
 }
 
 int main(int argc, char **argv)
 {
+	struct opts o = { 0 };
+	struct bc_buffer *b;
+	int code = BC_EX_OK, rc;
+
 	bc_cli_init(PROG);
-	struct bc_config cfg;
-	if (bc_config_load(&cfg) != 0)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
-
-	const char *tid = NULL, *prune_after = NULL;
-	int all = 0, quiet = 0;
-	long batch = 0;
-	int c;
-	while ((c = bc_cli_getopt(argc, argv, "t:qh", longopts)) != -1) {
-		switch (c) {
-		case 't':
-			tid = optarg;
-			break;
-		case OPT_ALL:
-			all = 1;
-			break;
-		case OPT_REDIS:
-			bc_cli_config_set(&cfg.redis, optarg);
-			break;
-		case OPT_DB:
-			bc_cli_config_set(&cfg.db, optarg);
-			break;
-		case OPT_SPOOL:
-			bc_cli_config_set(&cfg.spool, optarg);
-			break;
-		case OPT_BATCH:
-			batch = (long)bc_cli_int("--batch", optarg, 1, BATCH_MAX);
-			break;
-		case OPT_PRUNE_OLDER:
-			prune_after = optarg;
-			break;
-		case OPT_PRUNE:
-			prune_after = cfg.prune;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		case 'h':
-			bc_print_help(usage);
-		case OPT_VERSION:
-			bc_print_version();
-		default:
-			bc_usage_error("unknown option");
-		}
-	}
-	if (optind < argc)
-		bc_usage_error("unexpected argument '%s'", argv[optind]);
-	long long prune_secs = -1;
-	if (prune_after && bc_prune_duration(prune_after, &prune_secs) != 0)
-		bc_usage_error("--prune-older-than wants a duration like 30d or 12h, "
-		               "not '%s'", prune_after);
-	int flush = tid || all;
-	if ((tid && all) || (!flush && !prune_after))
-		bc_usage_error("give -t THREAD or --all, or --prune-older-than");
-	if (tid && !bc_tid_valid(tid))
-		bc_usage_error("invalid thread id '%.200s' (want [A-Za-z0-9_.:-]{1,128})",
-		               tid);
-	if (!cfg.db || !cfg.spool)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
-
-	char err[1024] = "";
-	struct bc_store *store = bc_store_open(cfg.db, err, sizeof err);
-	if (!store)
-		bc_die(BC_EX_TEMPFAIL, "%s", err);
-
-	int code = BC_EX_OK;
-	struct bc_redis *redis = NULL;
-	if (flush && !bc_config_no_redis(&cfg)) {
-		redis = bc_redis_connect(cfg.redis, REDIS_TIMEOUT_MS, err, sizeof err);
-		if (!redis) {
-			bc_warn("%s", err);
-			code = BC_EX_TEMPFAIL;
-		}
-	}
-	struct bc_spool *spool = bc_spool_open(cfg.spool, BC_FSYNC_NONE, err,
-	                                       sizeof err);
-	if (!spool) {
-		bc_warn("%s", err);
-		code = BC_EX_IOERR;
-	}
-
-	struct bc_flush_opts o = {
-		.redis = redis,
-		.spool = spool,
-		.store = store,
-		.batch = (size_t)batch,
-		.progress = progress,
-	};
-	struct bc_flush_stats st = { 0 };
-	enum bc_flush_fail f = BC_FLUSH_OK;
-	err[0] = '\0';
-	if (flush && (redis || spool)) {
-		show_progress = all && !quiet && isatty(STDERR_FILENO);
-		f = all ? bc_flush_all(&o, &st, err, sizeof err)
-		        : bc_flush_thread(&o, tid, &st, err, sizeof err);
-		progress_end();
-	}
-	if (f == BC_FLUSH_REDIS && spool) {
-		/* Redis broke half way: still move what the spool holds. */
-		bc_warn("%s", err);
-		bc_redis_free(redis);
-		o.redis = redis = NULL;
-		err[0] = '\0';
-		f = all ? bc_flush_all(&o, &st, err, sizeof err)
-		        : bc_flush_thread(&o, tid, &st, err, sizeof err);
-		progress_end();
-		code = BC_EX_TEMPFAIL;
-	}
-	if (f != BC_FLUSH_OK) {
-		bc_warn("%s", err);
-		code = fail_code(f);
-	} else if (st.invalid > 0) {
-		bc_warn("%lld invalid records skipped (last: %s)", st.invalid, err);
-	}
-	if (!quiet && flush) {
-		if (tid) {
-			moved_line(tid, &st);
-		} else {
-			char who[64];
-			snprintf(who, sizeof who, "%lld thread%s", st.threads,
-			         st.threads == 1 ? "" : "s");
-			moved_line(who, &st);
-		}
-	}
-	if (flush && !redis && !bc_config_no_redis(&cfg))
-		bc_warn("%s; the Redis lists are left for the next run",
-		        spool ? "flushed the spool only" : "nothing flushed");
-	if (prune_secs >= 0) {
-		int rc = prune(store, spool, prune_secs, batch, quiet);
-		code = code != BC_EX_OK ? code : rc;
-	}
-
-	bc_redis_free(redis);
-	bc_spool_free(spool);
-	bc_store_close(store);
-	bc_config_free(&cfg);
-	int rc = bc_close_stdout();
+	parse_args(argc, argv, &o);
+	b = open_buffer(&o);
+	if (o.tid || o.all)
+		code = flush(&o, b);
+	if (o.prune_secs >= 0 && (rc = prune(&o, b)) != BC_EX_OK &&
+	    code == BC_EX_OK)
+		code = rc;
+	bc_buffer_free(b);
+	bc_config_free(&o.cfg);
+	rc = bc_close_stdout();
 	return code != BC_EX_OK ? code : rc;
 }

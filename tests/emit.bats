@@ -7,6 +7,10 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
+# llen_at PORT TID OP N: the length of TID's Redis list on PORT compares
+# (test OP) to N, read anew at each call (for wait_for).
+llen_at() { [ "$(redis-cli -p "$1" LLEN "logs:queue:$2")" "$3" "$4" ]; }
+
 # A port nothing listens on.
 closed_url() { echo "$1://127.0.0.1:$(free_port)"; }
 
@@ -208,13 +212,13 @@ for l in sys.stdin: print(json.loads(l)["line"])' | cmp - "$T/in"
 }
 
 @test "a new thread's seq numbers are 1..N without gaps, from Redis and from the spool" {
-	local db
+	local db r tid
 	redis_reset
 	for r in "$BCAST_TEST_REDIS" none; do
 		db=$(sqlite_db)
-		seq 1 50 | bcast-emit -t gapless --redis "$r" --db "$db" --hub "$(closed_url http)" 2>/dev/null
-		[ "$(sql "$db" "SELECT min(seq) || ' ' || max(seq) || ' ' || count(*) FROM thread_logs WHERE thread_id='gapless'")" = "1 50 50" ]
-		redis_reset
+		tid="gapless-${r%%:*}"
+		seq 1 50 | bcast-emit -t "$tid" --redis "$r" --db "$db" --hub "$(closed_url http)" 2>/dev/null
+		[ "$(sql "$db" "SELECT min(seq) || ' ' || max(seq) || ' ' || count(*) FROM thread_logs WHERE thread_id='$tid'")" = "1 50 50" ]
 	done
 }
 
@@ -244,7 +248,7 @@ for l in sys.stdin: print(json.loads(l)["line"])' | cmp - "$T/in"
 	BC_PIDS+=("$pid")
 	exec 7>"$T/fifo"
 	for i in $(seq 1 100); do echo "a$i" >&7; done
-	wait_for 10 test "$(redis-cli -p "$port" LLEN logs:queue:rflap)" = 100
+	wait_for 10 llen_at "$port" rflap -eq 100
 	# Down without losing what it holds: saved on shutdown, loaded on start.
 	redis-cli -p "$port" SHUTDOWN SAVE >/dev/null 2>&1
 	wait_for 10 test ! -e "$dir/redis.pid"
@@ -253,7 +257,7 @@ for l in sys.stdin: print(json.loads(l)["line"])' | cmp - "$T/in"
 	redis_start "$dir" "$port" 3>&- 7>&-   # the daemon must not hold the fifo open
 	sleep 1.2
 	for i in $(seq 1 100); do echo "c$i" >&7; done
-	wait_for 10 test "$(redis-cli -p "$port" LLEN logs:queue:rflap)" -ge 1
+	wait_for 10 llen_at "$port" rflap -ge 1
 	exec 7>&-
 	wait "$pid"
 	[ "$(grep -c 'Redis unavailable' "$T/err")" -eq 1 ]

@@ -8,7 +8,7 @@
  * max_line + 2 bytes: once it has more than max_line + 1 a piece is cut
  * off, the extra byte being room for a '\r' that a '\n' may still turn
  * into a line end. Lines are only split here; cleaning (invalid UTF-8,
- * NUL) happens when the sink builds the records. */
+ * NUL) happens when the buffer encodes the records. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,50 +20,13 @@ struct reader {
 	struct bc_buf partial[2];
 };
 
-void batch_init(struct batch *b, size_t max_bytes)
-{
-	memset(b, 0, sizeof *b);
-	bc_buf_init(&b->bytes, max_bytes);
-}
-
-void batch_reset(struct batch *b)
-{
-	bc_buf_reset(&b->bytes);
-	b->n = 0;
-}
-
-void batch_free(struct batch *b)
-{
-	bc_buf_free(&b->bytes);
-	free(b->v);
-	b->v = NULL;
-	b->n = b->cap = 0;
-}
-
-static int batch_add(struct batch *b, int stream, const char *p, size_t n)
-{
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 1024;
-		struct batch_line *v = realloc(b->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		b->v = v;
-		b->cap = cap;
-	}
-	size_t off = b->bytes.len;
-	if (bc_buf_append(&b->bytes, p, n) != 0)
-		return -1;
-	b->v[b->n++] = (struct batch_line){ off, n, stream };
-	return 0;
-}
-
 /* Add one whole line (already chomped), in pieces of at most max_line. */
-static int add_line(struct reader *r, int stream, const char *p, size_t n,
-                    struct batch *b)
+static int add_line(struct reader *r, enum bc_stream stream, const char *p,
+                    size_t n, struct bc_lines *b)
 {
 	do {
 		size_t cut = n > r->max_line ? bc_utf8_cut(p, n, r->max_line) : n;
-		if (batch_add(b, stream, p, cut) != 0)
+		if (bc_lines_add(b, stream, p, cut) != 0)
 			return -1;
 		p += cut;
 		n -= cut;
@@ -73,8 +36,8 @@ static int add_line(struct reader *r, int stream, const char *p, size_t n,
 
 /* Keep the n bytes at p (no '\n' among them) as the start of a line,
  * cutting pieces off the front while the partial buffer is too long. */
-static int add_partial(struct reader *r, int stream, const char *p, size_t n,
-                       struct batch *b)
+static int add_partial(struct reader *r, enum bc_stream stream,
+                       const char *p, size_t n, struct bc_lines *b)
 {
 	struct bc_buf *part = &r->partial[stream];
 
@@ -87,7 +50,7 @@ static int add_partial(struct reader *r, int stream, const char *p, size_t n,
 		n -= take;
 		while (part->len > r->max_line + 1) {
 			size_t cut = bc_utf8_cut(part->data, part->len, r->max_line);
-			if (batch_add(b, stream, part->data, cut) != 0)
+			if (bc_lines_add(b, stream, part->data, cut) != 0)
 				return -1;
 			bc_buf_consume(part, cut);
 		}
@@ -116,8 +79,8 @@ void reader_free(struct reader *r)
 	free(r);
 }
 
-int reader_feed(struct reader *r, int stream, const char *p, size_t n,
-                struct batch *b)
+int reader_feed(struct reader *r, enum bc_stream stream, const char *p,
+                size_t n, struct bc_lines *b)
 {
 	struct bc_buf *part = &r->partial[stream];
 	const char *nl;
@@ -140,7 +103,7 @@ int reader_feed(struct reader *r, int stream, const char *p, size_t n,
 	return add_partial(r, stream, p, n, b);
 }
 
-int reader_finish(struct reader *r, int stream, struct batch *b)
+int reader_finish(struct reader *r, enum bc_stream stream, struct bc_lines *b)
 {
 	struct bc_buf *part = &r->partial[stream];
 	int rc = 0;

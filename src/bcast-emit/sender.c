@@ -151,7 +151,7 @@ static void post(struct sender *s, struct item *it)
 		          err);
 }
 
-static void *run(void *arg)
+static void *deliver(void *arg)
 {
 	struct sender *s = arg;
 	struct item *it;
@@ -197,7 +197,7 @@ struct sender *sender_new(const char *hub_url, const char *token,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->room, NULL);
-	if (pthread_create(&s->thread, NULL, run, s) != 0) {
+	if (pthread_create(&s->thread, NULL, deliver, s) != 0) {
 		snprintf(err, errlen, "cannot start the sender thread");
 		pthread_cond_destroy(&s->room);
 		pthread_cond_destroy(&s->cv);
@@ -210,24 +210,17 @@ struct sender *sender_new(const char *hub_url, const char *token,
 	return s;
 }
 
-/* Append records [i, j) of recs as one NDJSON body to the queue. */
-static int queue_body(struct sender *s, const struct bc_strv *recs, size_t i,
-                      size_t j, size_t len)
+/* Append the n bytes at p (whole records) as one body to the queue. */
+static int queue_body(struct sender *s, const char *p, size_t n)
 {
 	struct item *it = calloc(1, sizeof *it);
-	char *p;
 
-	if (!it || !(it->body = malloc(len))) {
+	if (!it || !(it->body = malloc(n))) {
 		free(it);
 		return -1;
 	}
-	p = it->body;
-	for (; i < j; i++) {
-		memcpy(p, recs->v[i], recs->len[i]);
-		p += recs->len[i];
-		*p++ = '\n';
-	}
-	it->len = len;
+	memcpy(it->body, p, n);
+	it->len = n;
 	pthread_mutex_lock(&s->mu);
 	enqueue(s, it);
 	pthread_mutex_unlock(&s->mu);
@@ -257,17 +250,14 @@ static bool wait_for_room(struct sender *s, size_t total)
 	return false;
 }
 
-void sender_logs(struct sender *s, const struct bc_strv *recs)
+void sender_logs(struct sender *s, const char *text, size_t len)
 {
-	size_t total = 0, start = 0, len = 0;
 	bool full, drop;
 
-	for (size_t i = 0; i < recs->n; i++)
-		total += recs->len[i] + 1;
-	if (total == 0)
+	if (len == 0)
 		return;
 	pthread_mutex_lock(&s->mu);
-	full = wait_for_room(s, total);
+	full = wait_for_room(s, len);
 	drop = full || drop_logs(s, bc_now_us());
 	pthread_mutex_unlock(&s->mu);
 	if (full)
@@ -277,16 +267,16 @@ void sender_logs(struct sender *s, const struct bc_strv *recs)
 		          "16 MiB waiting to be sent");
 	if (drop)
 		return;
-	for (size_t i = 0; i < recs->n; i++) {
-		if (len > 0 && len + recs->len[i] + 1 > POST_MAX) {
-			if (queue_body(s, recs, start, i, len) != 0)
-				return;
-			start = i;
-			len = 0;
-		}
-		len += recs->len[i] + 1;
+	/* Bodies of at most POST_MAX, cut after a record. */
+	while (len > POST_MAX) {
+		const char *cut = memrchr(text, '\n', POST_MAX);
+		size_t n = cut ? (size_t)(cut - text) + 1 : len;
+		if (queue_body(s, text, n) != 0)
+			return;
+		text += n;
+		len -= n;
 	}
-	queue_body(s, recs, start, recs->n, len);
+	queue_body(s, text, len);
 }
 
 void sender_event(struct sender *s, const char *type, const char *data)

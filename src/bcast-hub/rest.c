@@ -479,7 +479,7 @@ static void event_run(struct work_job *j, struct work_ctx *c)
 	struct event_job *ej = (struct event_job *)j;
 	struct bc_history_src src;
 	struct bc_flush_opts fo = { 0 };
-	enum bc_flush_fail f;
+	enum bc_flush_result f;
 	char err[400];
 
 	if (work_src(c, &src, ej->err, sizeof ej->err) != 0)

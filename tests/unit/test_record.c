@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "bc_record.h"
 #include "unit.h"
 
@@ -297,8 +299,67 @@ static void test_event(void)
 	bc_buf_free(&out);
 }
 
+/* bc_record_append straight from raw bytes gives exactly what json-c
+ * prints for the cleaned line, for random bytes (controls, quotes,
+ * invalid UTF-8, NUL) and every short control byte. */
+static void test_append_matches_json_c(void)
+{
+	struct bc_buf got, clean;
+	static const unsigned char pool[] = {
+		'a', 'z', ' ', '"', '\\', '/', 0, 1, 8, 9, 10, 12, 13, 0x1f, 0x7f,
+		0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xff, 0xed,
+		0xa0, 0x80, 0xc0, 0xf4, 0x90 };
+	int same = 1;
+
+	bc_buf_init(&got, 0);
+	bc_buf_init(&clean, 0);
+	srand(42);
+	for (int t = 0; t < 20000 && same; t++) {
+		char line[64];
+		size_t n = (size_t)(rand() % 40);
+		for (size_t i = 0; i < n; i++)
+			line[i] = (char)pool[rand() % (int)sizeof pool];
+		if (t < 32) {
+			n = 1;
+			line[0] = (char)t;
+		}
+		bc_buf_reset(&got);
+		bc_buf_reset(&clean);
+		if (bc_record_append(&got, "t-1", 1234567890123LL,
+		                     "2026-11-25T19:08:10.123456Z", "stderr",
+		                     line, n) != 0)
+			same = 0;
+		bc_line_clean(line, n, &clean);
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "thread_id", json_object_new_string("t-1"));
+		json_object_object_add(o, "seq", json_object_new_int64(1234567890123LL));
+		json_object_object_add(o, "ts",
+		                       json_object_new_string("2026-11-25T19:08:10.123456Z"));
+		json_object_object_add(o, "stream", json_object_new_string("stderr"));
+		json_object_object_add(o, "line",
+		                       json_object_new_string_len(clean.data, (int)clean.len));
+		const char *want = json_object_to_json_string_ext(o,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		same = same && strlen(want) == got.len &&
+		       memcmp(want, got.data, got.len) == 0;
+		if (!same)
+			fprintf(stderr, "want %s\n got %s\n", want, got.data);
+		json_object_put(o);
+	}
+	CHECK(same);
+	/* A capped buffer refuses and stays as it was. */
+	struct bc_buf small;
+	bc_buf_init(&small, 16);
+	CHECK(bc_record_append(&small, "t", 1, "x", "stdout", "abc", 3) == -1);
+	CHECK(small.len == 0);
+	bc_buf_free(&small);
+	bc_buf_free(&got);
+	bc_buf_free(&clean);
+}
+
 int main(void)
 {
+	RUN(test_append_matches_json_c());
 	RUN(test_round_trip());
 	RUN(test_decode());
 	RUN(test_encode_format());

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bc_buf.h"
 #include "bc_spool.h"
 #include "unit.h"
 
@@ -24,15 +25,15 @@ static void rec(char *buf, size_t n, const char *tid, long long seq)
 static int append_range(struct bc_spool *s, const char *tid, long long from,
                         long long to)
 {
-	struct bc_strv sv;
+	struct bc_buf text;
 	char buf[256];
-	bc_strv_init(&sv);
+	bc_buf_init(&text, 0);
 	for (long long i = from; i <= to; i++) {
 		rec(buf, sizeof buf, tid, i);
-		bc_strv_push(&sv, buf, strlen(buf));
+		bc_buf_printf(&text, "%s\n", buf);
 	}
-	int rc = bc_spool_append(s, tid, &sv);
-	bc_strv_free(&sv);
+	int rc = bc_spool_append(s, tid, text.data, text.len);
+	bc_buf_free(&text);
 	return rc;
 }
 

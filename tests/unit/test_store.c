@@ -90,9 +90,29 @@ static void run(const char *url)
 	/* A duplicate inside one batch is stored once. */
 	struct bc_record dup[2];
 	mkrec(&dup[0], tid2, 1, "2026-11-25T19:08:10.000001Z", "first");
-	mkrec(&dup[1], tid2, 1, "2026-11-25T19:08:10.000001Z", "first again");
+	mkrec(&dup[1], tid2, 1, "2026-11-25T19:08:10.999999Z", "first");
 	CHECK(bc_store_insert(st, dup, 2) == 1);
 	CHECK(bc_store_count(st, tid2) == 1);
+	/* The same (thread_id, seq) with another line is a conflict naming
+	 * both lines, and nothing of its batch is committed; likewise another
+	 * stream, and a conflict inside one batch. */
+	struct bc_record clash[2];
+	mkrec(&clash[0], tid2, 3, "2026-11-25T19:08:10.000001Z", "three");
+	mkrec(&clash[1], tid2, 1, "2026-11-25T19:08:10.000001Z", "not first");
+	CHECK(bc_store_insert(st, clash, 2) == BC_STORE_CONFLICT);
+	CHECK(strstr(bc_store_errstr(st), "seq 1 of thread unit-") != NULL);
+	CHECK(strstr(bc_store_errstr(st), "stored 'first', buffered 'not first'") != NULL);
+	CHECK(bc_store_count(st, tid2) == 1);
+	snprintf(clash[1].stream, sizeof clash[1].stream, "stderr");
+	bc_record_set_line(&clash[1], "first", 5);
+	CHECK(bc_store_insert(st, clash, 2) == BC_STORE_CONFLICT);
+	bc_record_set_line(&clash[1], "three again", 11);
+	clash[1].seq = 3;
+	CHECK(bc_store_insert(st, clash, 2) == BC_STORE_CONFLICT);
+	CHECK(strstr(bc_store_errstr(st), "stored 'three', buffered 'three again'") != NULL);
+	CHECK(bc_store_count(st, tid2) == 1);
+	bc_record_clear(&clash[0]);
+	bc_record_clear(&clash[1]);
 
 	struct got g = { 0 };
 	CHECK(bc_store_history(st, tid, 0, -1, collect, &g) == 10);
