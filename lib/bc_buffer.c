@@ -32,6 +32,7 @@ struct bc_buffer {
 	char *db_url;
 	struct bc_redis *redis;
 	struct bc_spool *spool;
+	struct bc_store *store;   /* flush-only handles: opened at open */
 	bool use_redis;           /* the backend of the next batch */
 	bool used_redis;          /* some of our lines went to Redis */
 	bool redis_down;
@@ -190,20 +191,33 @@ static long long redis_tail_seq(struct bc_buffer *b)
 
 static long long max_ll(long long a, long long b) { return a > b ? a : b; }
 
-/* The floor of the handle's thread: see bc_buffer.h. -1 with *fail when
- * the store refuses us. */
-static int find_floor(struct bc_buffer *b, enum bc_buffer_fail *fail)
+/* Open the store, to learn at once whether it refuses us. NULL when it
+ * cannot be opened now (down: the flush will say so); -1 with *fail when
+ * it refuses us. */
+static int open_store(struct bc_buffer *b, struct bc_store **st,
+                      enum bc_buffer_fail *fail)
 {
 	enum bc_store_fail why;
 	char err[1024];
-	struct bc_store *st = bc_store_open_why(b->db_url, &why, err, sizeof err);
-	long long db = -1, counter = 0;
 
-	if (!st && why == BC_STORE_DENIED) {
+	*st = bc_store_open_why(b->db_url, &why, err, sizeof err);
+	if (!*st && why == BC_STORE_DENIED) {
 		*fail = BC_BUFFER_DENIED;
 		set_err(b, "%s", err);
 		return -1;
 	}
+	return 0;
+}
+
+/* The floor of the handle's thread: see bc_buffer.h. -1 with *fail when
+ * the store refuses us. */
+static int find_floor(struct bc_buffer *b, enum bc_buffer_fail *fail)
+{
+	struct bc_store *st;
+	long long db = -1, counter = 0;
+
+	if (open_store(b, &st, fail) != 0)
+		return -1;
 	if (st)
 		db = bc_store_max_seq(st, b->tid);
 	bc_store_close(st);
@@ -299,7 +313,8 @@ struct bc_buffer *bc_buffer_open(const struct bc_buffer_opts *o,
 		snprintf(err, errlen, "%s", why);
 		goto fail;
 	}
-	if (b->tid && find_floor(b, fail) != 0) {
+	if (b->tid ? find_floor(b, fail) != 0 :
+	             open_store(b, &b->store, fail) != 0) {
 		snprintf(err, errlen, "%s", b->err);
 		goto fail;
 	}
@@ -316,6 +331,7 @@ void bc_buffer_free(struct bc_buffer *b)
 		return;
 	bc_redis_free(b->redis);
 	bc_spool_free(b->spool);
+	bc_store_close(b->store);
 	free(b->tid);
 	free(b->redis_url);
 	free(b->spool_dir);
@@ -456,7 +472,9 @@ enum bc_flush_result bc_buffer_flush(struct bc_buffer *b,
 		        "[A-Za-z0-9_.:-]{1,128}", f->tid);
 		return BC_FLUSH_BAD_THREAD;
 	}
-	if (!(store = bc_store_open(b->db_url, err, sizeof err))) {
+	store = b->store;
+	b->store = NULL;
+	if (!store && !(store = bc_store_open(b->db_url, err, sizeof err))) {
 		set_err(b, "%s", err);
 		return BC_FLUSH_DB;
 	}

@@ -124,9 +124,11 @@ struct bc_buffer_state {
 	char why[512];          /* the last reason Redis was left, or "" */
 };
 
-/* Check the URLs, connect to Redis (per the rule), open the spool and,
- * with a tid, find the seq floor (which reads the store). NULL with
- * *fail and err when it cannot be used. The handle owns copies of every
+/* Check the URLs, connect to Redis (per the rule), open the spool and
+ * the store: with a tid to find the seq floor (then closed again), without
+ * one for the flush. A store that is down is no error here (the flush
+ * says so); one that refuses us is (BC_BUFFER_DENIED). NULL with *fail and
+ * err when the buffer cannot be used. The handle owns copies of every
  * string of o. */
 struct bc_buffer *bc_buffer_open(const struct bc_buffer_opts *o,
                                  enum bc_buffer_fail *fail, char *err,

@@ -141,6 +141,27 @@ PY
 	[[ "$output" != *"one"* ]]
 }
 
+@test "command mode shows the command's stdout and stderr on emit's own, unless --quiet" {
+	local db
+	db=$(sqlite_db)
+	local rc=0
+	bcast-emit -t show1 --redis none --db "$db" --hub "$(closed_url http)" -- \
+		sh -c 'echo "make: *** No targets specified and no makefile found.  Stop." >&2; echo out-line; exit 2' \
+		>"$T/o" 2>"$T/e" || rc=$?
+	[ "$rc" -eq 2 ]
+	[ "$(cat "$T/o")" = out-line ]
+	grep -qx 'make: \*\*\* No targets specified and no makefile found.  Stop.' "$T/e"
+	[ "$(sql "$db" "SELECT count(*) FROM thread_logs WHERE thread_id='show1'")" -eq 2 ]
+	bcast-emit -t show2 -q --redis none --db "$db" --hub "$(closed_url http)" -- \
+		sh -c 'echo quiet-out; echo quiet-err >&2' >"$T/o" 2>"$T/e"
+	[ ! -s "$T/o" ]
+	run ! grep -q quiet-err "$T/e"
+	[ "$(sql "$db" "SELECT count(*) FROM thread_logs WHERE thread_id='show2'")" -eq 2 ]
+	# Pipe mode is unchanged: nothing is copied without --tee.
+	echo piped | bcast-emit -t show3 --redis none --no-flush --hub "$(closed_url http)" >"$T/o" 2>/dev/null
+	[ ! -s "$T/o" ]
+}
+
 @test "a bad or missing thread id exits 64 before anything else" {
 	run bcast-emit -t 'a b' --redis "$BCAST_TEST_REDIS" --spool "$T/spool" <<<"x"
 	[ "$status" -eq 64 ]
