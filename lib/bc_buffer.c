@@ -520,12 +520,13 @@ status:
 int bc_buffer_prune(struct bc_buffer *b, long long older_than,
                     long long batch, struct bc_prune_stats *st)
 {
-	struct bc_store *store;
+	struct bc_store *store = b->store;
 	char err[1024];
 	int rc;
 
 	memset(st, 0, sizeof *st);
-	if (!(store = bc_store_open(b->db_url, err, sizeof err))) {
+	b->store = NULL;
+	if (!store && !(store = bc_store_open(b->db_url, err, sizeof err))) {
 		set_err(b, "%s", err);
 		return -1;
 	}
