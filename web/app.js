@@ -99,19 +99,31 @@
 		let lastId = "", retry = 1000;
 		const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
+		/* The messages of one network chunk are parsed as one JSON array
+		 * (one parser call, not one per line); a bad one alone is skipped. */
+		let batch = [];
 		function dispatch(type, data) {
-			if (type === "reset") {
-				if (onReset)
-					onReset(data);
+			if (type !== "reset") {
+				batch.push(data);
 				return;
 			}
-			let json;
+			flush();
+			if (onReset)
+				onReset(data);
+		}
+		function flush() {
+			if (!batch.length)
+				return;
+			let all = null;
 			try {
-				json = JSON.parse(data);
+				all = JSON.parse("[" + batch.join(",") + "]");
 			} catch (err) {
-				return;
+				all = batch.map((d) => { try { return JSON.parse(d); } catch (e) { return null; } });
 			}
-			onMessage(json, lastId);
+			batch = [];
+			for (const json of all)
+				if (json !== null && typeof json === "object")
+					onMessage(json, lastId);
 		}
 
 		async function once() {
@@ -167,6 +179,7 @@
 					}
 				}
 				buf = buf.slice(pos);
+				flush();
 			}
 			onState("reconnecting");
 			return retry;
@@ -654,7 +667,8 @@
 			for (const x of held.splice(0))
 				x.type ? addEvent(x) : addLine(x);
 			schedule();
-			document.body.dataset.state = "ready";
+			if (!signinOpen)
+				document.body.dataset.state = "ready";
 			if (target !== null)
 				jumpTo(target);
 		}
