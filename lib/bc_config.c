@@ -1,7 +1,9 @@
 /* bc_config.c - configuration shared by every program.
  *
  * Each field comes from its BCAST_* variable when that is set and not
- * empty, else from the default of DESIGN.md. $STATE is
+ * empty, else from the configuration file (see bc_config.h), else from
+ * the default of DESIGN.md; where it came from is kept for
+ * --print-config. $STATE is
  * $XDG_STATE_HOME/bcast when XDG_STATE_HOME is an absolute path (the XDG
  * spec says to ignore relative ones), else $HOME/.local/state/bcast when
  * HOME is set and not empty, else the passwd home directory's
@@ -10,6 +12,7 @@
 #include "bc_config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,41 +53,260 @@ static char *state_dir(void)
 	return strdup(tmp);
 }
 
-static int set_from(char **field, const char *name, const char *def)
+#define DEFAULT_FILE "/etc/bcast/bcast.conf"
+#define LINE_MAX_LEN 65536
+
+/* The settings, in bc_config_key order. secret: a credential, shown
+ * masked; url: a URL whose password is masked. */
+static const struct key {
+	const char *name;
+	size_t off;
+	char secret, url;
+} keys[] = {
+	{ "BCAST_HUB", offsetof(struct bc_config, hub), 0, 1 },
+	{ "BCAST_LISTEN", offsetof(struct bc_config, listen), 0, 0 },
+	{ "BCAST_REDIS", offsetof(struct bc_config, redis), 0, 1 },
+	{ "BCAST_DB", offsetof(struct bc_config, db), 0, 1 },
+	{ "BCAST_SPOOL", offsetof(struct bc_config, spool), 0, 0 },
+	{ "BCAST_TOKEN", offsetof(struct bc_config, token), 1, 0 },
+	{ "BCAST_PRUNE_OLDER_THAN", offsetof(struct bc_config, prune), 0, 0 },
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= sizeof ((struct bc_config *)0)->src,
+               "struct bc_config has room for every setting's source");
+
+const char *bc_config_key(size_t i)
 {
-	const char *v = env(name);
-	if (!v)
-		v = def;
-	return bc_config_set(field, v);
+	return i < NKEYS ? keys[i].name : NULL;
+}
+
+static char **field_of(struct bc_config *c, size_t i)
+{
+	return (char **)((char *)c + keys[i].off);
+}
+
+static int key_index(const char *name, size_t n)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].name) == n && memcmp(keys[i].name, name, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Parse one line of the file into vals/lines; 0, or -1 with err. */
+static int parse_line(char *p, const char *path, int no, char **vals,
+                      int *lines, char *err, size_t errlen)
+{
+	size_t n = strlen(p);
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
+	                 p[n - 1] == ' ' || p[n - 1] == '\t'))
+		p[--n] = '\0';
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	size_t k = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+	if (k == 0 || p[k] != '=') {
+		snprintf(err, errlen, "%s:%d: expected KEY=value, got '%.40s'",
+		         path, no, p);
+		return -1;
+	}
+	int i = key_index(p, k);
+	if (i < 0) {
+		snprintf(err, errlen, "%s:%d: unknown setting '%.*s'", path, no,
+		         (int)(k > 64 ? 64 : k), p);
+		return -1;
+	}
+	char *v = p + k + 1;
+	size_t vl = strlen(v);
+	if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+		v[vl - 1] = '\0';
+		v++;
+	}
+	char *copy = strdup(v);
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(vals[i]);
+	vals[i] = copy;
+	lines[i] = no;
+	return 0;
+}
+
+/* Read path into vals/lines. 0; 1 when the default file is to be skipped
+ * (note set); -1 with err. */
+static int read_file(const char *path, int explicit, char **vals, int *lines,
+                     char **note, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (explicit) {
+			snprintf(err, errlen, "cannot read configuration file %s: %s",
+			         path, strerror(errno));
+			return -1;
+		}
+		if (errno != ENOENT) {
+			char buf[512];
+			snprintf(buf, sizeof buf, "%s not read: %s", path,
+			         strerror(errno));
+			*note = strdup(buf);
+		}
+		return 1;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	int no = 0, rc = 0;
+	while ((got = getline(&line, &cap, f)) >= 0) {
+		no++;
+		if (got > LINE_MAX_LEN) {
+			snprintf(err, errlen, "%s:%d: line longer than %d bytes", path,
+			         no, LINE_MAX_LEN);
+			rc = -1;
+			break;
+		}
+		if (memchr(line, '\0', (size_t)got)) {
+			snprintf(err, errlen, "%s:%d: NUL byte in line", path, no);
+			rc = -1;
+			break;
+		}
+		if (parse_line(line, path, no, vals, lines, err, errlen) != 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "cannot read configuration file %s: %s", path,
+		         strerror(errno));
+		rc = -1;
+	}
+	free(line);
+	fclose(f);
+	return rc;
 }
 
 int bc_config_load(struct bc_config *c)
 {
+	char err[512];
+	return bc_config_load_file(c, NULL, err, sizeof err);
+}
+
+int bc_config_load_file(struct bc_config *c, const char *file, char *err,
+                        size_t errlen)
+{
+	char *vals[NKEYS] = { 0 };
+	int lines[NKEYS] = { 0 };
+	char *dbdef = NULL, *spooldef = NULL;
+	int explicit = file != NULL, rc = -1;
+
 	memset(c, 0, sizeof *c);
-	c->state = state_dir();
-	if (!c->state)
-		goto fail;
+	snprintf(err, errlen, "out of memory");
+	if (!file && (file = env("BCAST_CONFIG")))
+		explicit = 1;
+	if (!file)
+		file = DEFAULT_FILE;
+	int r = read_file(file, explicit, vals, lines, &c->file_note, err, errlen);
+	if (r < 0)
+		goto out;
+	if (r == 0 && !(c->file = strdup(file)))
+		goto out;
+	if (!(c->state = state_dir()))
+		goto out;
 	char *db = aprintf("sqlite:", c->state);
-	char *dbdef = db ? aprintf(db, "/bcast.db") : NULL;
-	char *spool = aprintf(c->state, "/spool");
+	dbdef = db ? aprintf(db, "/bcast.db") : NULL;
 	free(db);
-	int rc = 0;
-	rc |= set_from(&c->hub, "BCAST_HUB", "http://127.0.0.1:8090");
-	rc |= set_from(&c->listen, "BCAST_LISTEN", "127.0.0.1:8090");
-	rc |= set_from(&c->redis, "BCAST_REDIS", "redis://127.0.0.1:6379");
-	c->redis_asked = env("BCAST_REDIS") != NULL;
-	rc |= dbdef ? set_from(&c->db, "BCAST_DB", dbdef) : -1;
-	rc |= spool ? set_from(&c->spool, "BCAST_SPOOL", spool) : -1;
-	rc |= set_from(&c->token, "BCAST_TOKEN", NULL);
-	rc |= set_from(&c->prune, "BCAST_PRUNE_OLDER_THAN", "30d");
+	spooldef = aprintf(c->state, "/spool");
+	if (!dbdef || !spooldef)
+		goto out;
+	const char *defs[NKEYS] = {
+		"http://127.0.0.1:8090", "127.0.0.1:8090", "redis://127.0.0.1:6379",
+		dbdef, spooldef, NULL, "30d",
+	};
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *v = env(keys[i].name);
+		c->src[i] = BC_SRC_ENV;
+		if (!v && vals[i]) {
+			v = vals[i];
+			c->src[i] = BC_SRC_FILE;
+			c->file_line[i] = lines[i];
+		} else if (!v) {
+			v = defs[i];
+			c->src[i] = BC_SRC_DEFAULT;
+		}
+		if (bc_config_set(field_of(c, i), v) != 0)
+			goto out;
+	}
+	c->redis_asked = c->src[2] != BC_SRC_DEFAULT;
+	rc = 0;
+	err[0] = '\0';
+out:
+	for (size_t i = 0; i < NKEYS; i++)
+		free(vals[i]);
 	free(dbdef);
-	free(spool);
-	if (rc)
-		goto fail;
+	free(spooldef);
+	if (rc != 0)
+		bc_config_free(c);
+	return rc;
+}
+
+void bc_config_mark_flag(struct bc_config *c, const char *key)
+{
+	int i = key_index(key, strlen(key));
+	if (i >= 0)
+		c->src[i] = BC_SRC_FLAG;
+}
+
+/* Copy url to out with the password of its userinfo, and any
+ * password=... parameter, replaced by ****. */
+static void mask_url(const char *url, char *out, size_t n)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host = scheme ? scheme + 3 : url;
+	const char *slash = host + strcspn(host, "/?#");
+	const char *at = NULL;
+	for (const char *p = host; p < slash; p++)
+		if (*p == '@')
+			at = p;
+	const char *colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+	if (colon)
+		snprintf(out, n, "%.*s****%s", (int)(colon + 1 - url), url, at);
+	else
+		snprintf(out, n, "%s", url);
+	char *pw = strstr(out, "password=");
+	if (pw) {
+		char *end = pw + 9 + strcspn(pw + 9, "& ");
+		char rest[1024];
+		snprintf(rest, sizeof rest, "%s", end);
+		snprintf(pw + 9, n - (size_t)(pw + 9 - out), "****%s", rest);
+	}
+}
+
+int bc_config_describe(const struct bc_config *c, size_t i, char *val,
+                       size_t vlen, char *src, size_t slen)
+{
+	if (i >= NKEYS)
+		return -1;
+	const char *v = *(char *const *)((const char *)c + keys[i].off);
+	if (!v)
+		snprintf(val, vlen, "%s", "");
+	else if (keys[i].secret) {
+		size_t n = strlen(v);
+		snprintf(val, vlen, "****%s", n >= 16 ? v + n - 4 : "");
+	} else if (keys[i].url)
+		mask_url(v, val, vlen);
+	else
+		snprintf(val, vlen, "%s", v);
+	switch (c->src[i]) {
+	case BC_SRC_FLAG: snprintf(src, slen, "flag"); break;
+	case BC_SRC_ENV: snprintf(src, slen, "env"); break;
+	case BC_SRC_FILE:
+		snprintf(src, slen, "file:%s:%d", c->file ? c->file : "?",
+		         c->file_line[i]);
+		break;
+	default: snprintf(src, slen, "default"); break;
+	}
 	return 0;
-fail:
-	bc_config_free(c);
-	return -1;
 }
 
 int bc_config_set(char **field, const char *value)
@@ -112,6 +334,8 @@ void bc_config_free(struct bc_config *c)
 	free(c->token);
 	free(c->prune);
 	free(c->state);
+	free(c->file);
+	free(c->file_note);
 	memset(c, 0, sizeof *c);
 }
 

@@ -1,8 +1,13 @@
 /* bc_config.h - configuration shared by every program.
  *
- * Flag beats environment beats default. bc_config_load() fills every field
- * from the environment or the default; programs then overwrite fields from
- * their flags with bc_config_set(). $STATE is
+ * Flag beats environment beats the file beats default. bc_config_load()
+ * fills every field from the environment, else the configuration file,
+ * else the default; programs then overwrite fields from their flags with
+ * bc_config_set(). The file is --config F (bc_config_load_file), else
+ * $BCAST_CONFIG, else /etc/bcast/bcast.conf when it exists and is
+ * readable: KEY=value lines with the environment variables' names, blank
+ * lines and '#' comment lines; a value may be wrapped in one pair of
+ * matching quotes, which are removed. $STATE is
  * ${XDG_STATE_HOME:-$HOME/.local/state}/bcast for every program, so emit,
  * flush and hub agree with no configuration. */
 #ifndef BCAST_CONFIG_H
@@ -21,11 +26,41 @@ struct bc_config {
 	char *state;   /* $STATE */
 	int redis_asked;  /* redis came from BCAST_REDIS or a flag, not the
 	                     built-in default (programs set it for --redis) */
+	/* Where each setting came from, in bc_config_key order (see
+	 * bc_config_describe); file_line is the line for BC_SRC_FILE. */
+	unsigned char src[16];
+	int file_line[16];
+	char *file;        /* the configuration file read, or NULL */
+	char *file_note;   /* why the default file was not read, or NULL */
 };
 
-/* Fill c from the environment and defaults. All strings are owned by c.
- * Returns 0, or -1 on out-of-memory. */
+/* Where a setting came from. */
+enum bc_config_src { BC_SRC_DEFAULT, BC_SRC_FILE, BC_SRC_ENV, BC_SRC_FLAG };
+
+/* The settings, in order: their names (BCAST_HUB, ...), or NULL past the
+ * last. */
+const char *bc_config_key(size_t i);
+
+/* Fill c from the environment, the configuration file and the defaults.
+ * All strings are owned by c. Returns 0, or -1 on out-of-memory or a bad
+ * file (bc_config_load_file says which). */
 int bc_config_load(struct bc_config *c);
+/* Like bc_config_load with file as the configuration file (NULL: the
+ * default above). An explicit file (file, or $BCAST_CONFIG) that cannot
+ * be read is an error; the default one is skipped when absent or not
+ * readable (file_note says so). A malformed line is an error naming
+ * "FILE:LINE: ...". 0, or -1 with err (c is then empty). */
+int bc_config_load_file(struct bc_config *c, const char *file, char *err,
+                        size_t errlen);
+/* Record that setting key (e.g. "BCAST_DB") came from a flag. */
+void bc_config_mark_flag(struct bc_config *c, const char *key);
+/* The value of setting i (bc_config_key order) as --print-config shows it,
+ * secrets masked: tokens show at most their last 4 characters, URL
+ * passwords none; and where it came from ("flag", "env",
+ * "file:PATH:LINE", "default"). Writes NUL-terminated strings to val and
+ * src. 0, or -1 past the last setting. */
+int bc_config_describe(const struct bc_config *c, size_t i, char *val,
+                       size_t vlen, char *src, size_t slen);
 /* Replace *field (one of c's members) with a copy of value. 0 or -1. */
 int bc_config_set(char **field, const char *value);
 /* Free every string; c may be loaded again. */

@@ -78,8 +78,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	char err[256];
 	int c;
 
-	if (bc_config_load(&o->cfg) != 0)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
+	bc_cli_config_load(&o->cfg, argc, argv);
 	while ((c = bc_cli_getopt(argc, argv, "t:h", long_opts)) != -1) {
 		switch (c) {
 		case 't': o->tid = optarg; break;
@@ -98,6 +97,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		default: bc_usage_error("unknown option");
 		}
 	}
+	bc_cli_config_ready(&o->cfg);
 	if (!o->tid)
 		bc_usage_error("missing -t THREAD");
 	if (!bc_tid_valid(o->tid))

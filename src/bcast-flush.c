@@ -123,8 +123,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	const char *prune_after = NULL;
 	int c;
 
-	if (bc_config_load(&o->cfg) != 0)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
+	bc_cli_config_load(&o->cfg, argc, argv);
 	while ((c = bc_cli_getopt(argc, argv, "t:qh", longopts)) != -1) {
 		switch (c) {
 		case 't': o->tid = optarg; break;
@@ -147,6 +146,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		default: bc_usage_error("unknown option");
 		}
 	}
+	bc_cli_config_ready(&o->cfg);
 	if (optind < argc)
 		bc_usage_error("unexpected argument '%s'", argv[optind]);
 	o->prune_secs = -1;

@@ -112,13 +112,15 @@ fresh_root() {
 		/lib/systemd/system/bcast-prune.timer
 
 	# The hub as the unit starts it: its ExecStart= line, as User=, with its
-	# Environment= (port moved off 8090 so parallel runs do not collide).
+	# Environment=; the port moved off 8090 (so parallel runs do not
+	# collide) the way an admin would, in /etc/bcast/bcast.conf.
 	local port exec envs
 	port=$(free_port)
 	exec=$(unit_key bcast-hub.service ExecStart)
 	envs=$(unit_key bcast-hub.service Environment)
+	echo "BCAST_LISTEN=127.0.0.1:$port" >>"$R/etc/bcast/bcast.conf"
 	chroot --userspec="$(unit_key bcast-hub.service User):$(unit_key bcast-hub.service Group)" "$R" \
-		env -i PATH=/usr/bin:/bin $envs BCAST_LISTEN="127.0.0.1:$port" $exec 2>"$T/hub.log" &
+		env -i PATH=/usr/bin:/bin $envs $exec 2>"$T/hub.log" &
 	BC_PIDS+=($!)
 	export HUB_PORT=$port
 	wait_for 10 hub_healthy || { cat "$T/hub.log"; false; }

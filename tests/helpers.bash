@@ -35,6 +35,8 @@ bc_setup() {
 	export LC_ALL=C
 	export PATH="$REPO/bin:$PATH"
 	for v in $(compgen -e | grep '^BCAST_' | grep -v '^BCAST_TEST_'); do unset "$v"; done
+	# No /etc/bcast/bcast.conf of this machine in the tests: an empty file.
+	export BCAST_CONFIG=/dev/null
 	T=$(mktemp -d /tmp/bcast-t.XXXXXX)
 	chmod 755 "$T"
 	export T

@@ -74,8 +74,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 	o->max_line = BC_LINE_MAX_DEFAULT;
 	o->fsync = BC_FSYNC_NONE;
-	if (bc_config_load(&o->cfg) != 0)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
+	bc_cli_config_load(&o->cfg, argc, argv);
 	while ((c = bc_cli_getopt(argc, argv, "+t:qh", long_opts)) != -1) {
 		switch (c) {
 		case 't': o->tid = optarg; break;
@@ -108,6 +107,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		default: bc_usage_error("unknown option");
 		}
 	}
+	bc_cli_config_ready(&o->cfg);
 	if (!o->tid)
 		bc_usage_error("missing -t THREAD");
 	if (!bc_tid_valid(o->tid))

@@ -281,13 +281,14 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		bc_usage_error("unexpected argument '%s'", argv[optind]);
-	if (bc_config_load(&cfg) != 0 ||
-	    (flag.listen != NULL && bc_config_set(&cfg.listen, flag.listen) != 0) ||
+	bc_cli_config_load(&cfg, argc, argv);
+	if ((flag.listen != NULL && bc_config_set(&cfg.listen, flag.listen) != 0) ||
 	    (flag.db != NULL && bc_config_set(&cfg.db, flag.db) != 0) ||
 	    (flag.redis != NULL && bc_config_set(&cfg.redis, flag.redis) != 0) ||
 	    (flag.spool != NULL && bc_config_set(&cfg.spool, flag.spool) != 0) ||
 	    (flag.token != NULL && bc_config_set(&cfg.token, flag.token) != 0))
 		bc_die(BC_EX_SOFTWARE, "out of memory");
+	bc_cli_config_ready(&cfg);
 
 	signal(SIGPIPE, SIG_IGN);
 	guard_log_init();

@@ -248,9 +248,9 @@ void tail_options(struct tail *t, int argc, char **argv)
 	memset(t, 0, sizeof *t);
 	t->follow = true;
 	t->last_seq = -1;
-	if (bc_config_load(&o.cfg) != 0)
-		bc_die(BC_EX_SOFTWARE, "out of memory");
+	bc_cli_config_load(&o.cfg, argc, argv);
 	parse(t, &o, argc, argv);
+	bc_cli_config_ready(&o.cfg);
 	check(t, &o);
 	t->mode = o.list ? MODE_LIST : o.admin ? MODE_ADMIN :
 	          t->tid ? MODE_THREAD : MODE_ALL;

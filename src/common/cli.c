@@ -1,4 +1,5 @@
 /* cli.c - shared helpers for the programs' main files (see cli.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -76,14 +77,123 @@ static _Noreturn void bad_option(char **argv, const char *optstring,
 	bc_usage_error("unknown option '%.*s'", namelen, arg);
 }
 
+/* --config F and --print-config, which every program takes: getopt sees
+ * them appended to the program's options and bc_cli_getopt keeps them. */
+enum { OPT_CONFIG = 0x10c0, OPT_PRINT_CONFIG };
+static const struct option config_opts[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
+};
+#define NCONFIG (sizeof config_opts / sizeof config_opts[0])
+#define FLAGS_MAX 64
+
+static int print_config;             /* --print-config seen */
+static const char *flags_seen[FLAGS_MAX];  /* long options given */
+static size_t nflags;
+
+/* longopts with config_opts appended (made once per longopts array). */
+static const struct option *with_config(const struct option *longopts)
+{
+	static const struct option *from;
+	static struct option *merged;
+	if (merged && from == longopts)
+		return merged;
+	size_t n = 0;
+	while (longopts && longopts[n].name)
+		n++;
+	free(merged);
+	merged = calloc(n + NCONFIG + 1, sizeof *merged);
+	if (!merged)
+		bc_die(BC_EX_SOFTWARE, "out of memory");
+	if (n)
+		memcpy(merged, longopts, n * sizeof *merged);
+	memcpy(merged + n, config_opts, sizeof config_opts);
+	from = longopts;
+	return merged;
+}
+
 int bc_cli_getopt(int argc, char **argv, const char *optstring,
                   const struct option *longopts)
 {
+	const struct option *all = with_config(longopts);
+	int c, idx;
 	opterr = 0;
-	int c = getopt_long(argc, argv, optstring, longopts, NULL);
-	if (c == '?')
-		bad_option(argv, optstring, longopts);
+	do {
+		idx = -1;
+		c = getopt_long(argc, argv, optstring, all, &idx);
+		if (c == '?')
+			bad_option(argv, optstring, all);
+		if (c == OPT_PRINT_CONFIG)
+			print_config = 1;
+		if (idx >= 0 && nflags < FLAGS_MAX)
+			flags_seen[nflags++] = all[idx].name;
+	} while (c == OPT_CONFIG || c == OPT_PRINT_CONFIG);
 	return c;
+}
+
+void bc_cli_config_load(struct bc_config *c, int argc, char **argv)
+{
+	const char *file = NULL;
+	char err[1024];
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+	}
+	if (bc_config_load_file(c, file, err, sizeof err) != 0) {
+		if (strcmp(err, "out of memory") == 0)
+			bc_die(BC_EX_SOFTWARE, "%s", err);
+		bc_die(BC_EX_USAGE, "%s", err);
+	}
+}
+
+/* The setting a long option sets: --db is BCAST_DB, --read-token-file
+ * BCAST_READ_TOKEN; "" when none. */
+static void flag_key(const char *name, char *key, size_t n)
+{
+	char buf[96];
+	int k = snprintf(buf, sizeof buf, "BCAST_%s", name);
+	for (char *p = buf; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	for (size_t i = 0; bc_config_key(i); i++)
+		if (strcmp(bc_config_key(i), buf) == 0) {
+			snprintf(key, n, "%s", buf);
+			return;
+		}
+	if (k > 5 && strcmp(buf + k - 5, "_FILE") == 0) {
+		buf[k - 5] = '\0';
+		for (size_t i = 0; bc_config_key(i); i++)
+			if (strcmp(bc_config_key(i), buf) == 0) {
+				snprintf(key, n, "%s", buf);
+				return;
+			}
+	}
+	key[0] = '\0';
+}
+
+void bc_cli_config_ready(struct bc_config *c)
+{
+	char key[96], val[1024], src[4200];
+	if (!print_config)
+		return;
+	for (size_t i = 0; i < nflags; i++) {
+		flag_key(flags_seen[i], key, sizeof key);
+		if (key[0])
+			bc_config_mark_flag(c, key);
+	}
+	if (c->file)
+		printf("# configuration file: %s\n", c->file);
+	else if (c->file_note)
+		printf("# configuration file: none (%s)\n", c->file_note);
+	else
+		printf("# configuration file: none\n");
+	for (size_t i = 0; bc_config_describe(c, i, val, sizeof val, src,
+	                                      sizeof src) == 0; i++)
+		printf("%s=%s\t# %s\n", bc_config_key(i), val, src);
+	exit(bc_close_stdout());
 }
 
 /* strtoll over all of s, base 10; -1 unless it is a whole number. */
@@ -131,7 +241,20 @@ long long bc_cli_size(const char *opt, const char *s, long long min,
 
 void bc_print_help(const char *text)
 {
-	fputs(text, stdout);
+	/* Every program's options end with --version; the configuration
+	 * options every program shares follow it. */
+	const char *v = strstr(text, "--version");
+	const char *eol = v ? strchr(v, '\n') : NULL;
+	if (eol) {
+		fwrite(text, 1, (size_t)(eol + 1 - text), stdout);
+		fputs("      --config FILE     settings from FILE (env BCAST_CONFIG;\n"
+		      "                        default /etc/bcast/bcast.conf)\n"
+		      "      --print-config    show the settings in effect and where\n"
+		      "                        each came from, then exit\n", stdout);
+		fputs(eol + 1, stdout);
+	} else {
+		fputs(text, stdout);
+	}
 	exit(bc_close_stdout());
 }
 

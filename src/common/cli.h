@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 
+#include "bc_config.h"
 #include "bc_exit.h"
 
 extern const char *bc_prog;
@@ -45,6 +46,15 @@ long long bc_cli_size(const char *opt, const char *s, long long min,
 _Noreturn void bc_print_help(const char *text);
 /* "PROG VERSION\n" on stdout, exit 0 (or 74 if stdout fails). */
 _Noreturn void bc_print_version(void);
+/* bc_config_load_file with the file of --config F in argv, if any: dies
+ * with 64 naming FILE:LINE on a malformed file (or an explicit file that
+ * cannot be read), BC_EX_SOFTWARE on out-of-memory. bc_cli_getopt accepts
+ * --config F and --print-config for every program. */
+void bc_cli_config_load(struct bc_config *c, int argc, char **argv);
+/* Call once c holds the flags' values: with --print-config, print every
+ * setting ("KEY=value\t# flag|env|file:PATH:LINE|default", secrets
+ * masked) and exit 0; otherwise return. */
+void bc_cli_config_ready(struct bc_config *c);
 /* Set a configuration field from a flag (bc_config_set); dies with
  * BC_EX_SOFTWARE on out-of-memory. */
 void bc_cli_config_set(char **field, const char *value);

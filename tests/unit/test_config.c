@@ -18,6 +18,7 @@ static void clear_env(void)
 {
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
+	setenv("BCAST_CONFIG", "/dev/null", 1);
 }
 
 static void test_defaults(void)
@@ -151,11 +152,77 @@ static void test_mkdir(void)
 	CHECK(rmdir(tmpl) == 0);
 }
 
+/* Write text to a temp file; its path in path. */
+static void write_conf(char *path, const char *text)
+{
+	strcpy(path, "/tmp/bc-conf-XXXXXX");
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void test_file(void)
+{
+	struct bc_config c;
+	char path[64], err[512], val[256], src[512], want[128];
+	clear_env();
+	setenv("HOME", "/home/u", 1);
+	write_conf(path, "# comment\n\n  BCAST_DB=sqlite:/f.db\r\n"
+	           "BCAST_HUB='http://f:1'  \nBCAST_TOKEN=0123456789abcdefXYZW\n"
+	           "BCAST_REDIS=redis://:pw@r:1\nBCAST_LISTEN=a:1\n");
+	setenv("BCAST_LISTEN", "e:2", 1);
+	CHECK(bc_config_load_file(&c, path, err, sizeof err) == 0);
+	CHECK_STR(c.db, "sqlite:/f.db");
+	CHECK_STR(c.hub, "http://f:1");
+	CHECK_STR(c.listen, "e:2");         /* env beats the file */
+	CHECK_STR(c.spool, "/home/u/.local/state/bcast/spool");
+	CHECK_STR(c.file, path);
+	CHECK(bc_config_describe(&c, 3, val, sizeof val, src, sizeof src) == 0);
+	snprintf(want, sizeof want, "file:%s:3", path);
+	CHECK_STR(bc_config_key(3), "BCAST_DB");
+	CHECK_STR(src, want);
+	CHECK(bc_config_describe(&c, 1, val, sizeof val, src, sizeof src) == 0);
+	CHECK_STR(src, "env");
+	CHECK(bc_config_describe(&c, 5, val, sizeof val, src, sizeof src) == 0);
+	CHECK_STR(val, "****XYZW");
+	CHECK(bc_config_describe(&c, 2, val, sizeof val, src, sizeof src) == 0);
+	CHECK_STR(val, "redis://:****@r:1");
+	bc_config_mark_flag(&c, "BCAST_DB");
+	CHECK(bc_config_describe(&c, 3, val, sizeof val, src, sizeof src) == 0);
+	CHECK_STR(src, "flag");
+	CHECK(bc_config_describe(&c, 4, val, sizeof val, src, sizeof src) == 0);
+	CHECK_STR(src, "default");
+	CHECK(bc_config_describe(&c, 99, val, sizeof val, src, sizeof src) == -1);
+	bc_config_free(&c);
+	unlink(path);
+
+	/* Malformed lines name the file and line; c is left empty. */
+	const char *bad[] = { "BCAST_HUB=x\nnonsense\n", "BCAST_HUB=x\nBCAST_NOPE=1\n",
+	                      "BCAST_HUB=x\nbcast_hub=y\n", "BCAST_HUB=x\n=y\n",
+	                      "BCAST_HUB=x\nBCAST_HUB =y\n" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_conf(path, bad[i]);
+		CHECK(bc_config_load_file(&c, path, err, sizeof err) == -1);
+		snprintf(want, sizeof want, "%s:2: ", path);
+		CHECK(strncmp(err, want, strlen(want)) == 0);
+		CHECK(c.hub == NULL);
+		unlink(path);
+	}
+	/* An explicit file must exist; BCAST_CONFIG is explicit too. */
+	CHECK(bc_config_load_file(&c, "/nonexistent/bcast.conf", err, sizeof err) == -1);
+	CHECK(strstr(err, "/nonexistent/bcast.conf") != NULL);
+	setenv("BCAST_CONFIG", "/nonexistent/bcast.conf", 1);
+	CHECK(bc_config_load(&c) == -1);
+	clear_env();
+}
+
 int main(void)
 {
 	RUN(test_defaults());
 	RUN(test_env());
 	RUN(test_state());
 	RUN(test_mkdir());
+	RUN(test_file());
 	UNIT_DONE("config");
 }
