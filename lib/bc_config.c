@@ -70,6 +70,8 @@ static const struct key {
 	{ "BCAST_SPOOL", offsetof(struct bc_config, spool), 0, 0 },
 	{ "BCAST_TOKEN", offsetof(struct bc_config, token), 1, 0 },
 	{ "BCAST_PRUNE_OLDER_THAN", offsetof(struct bc_config, prune), 0, 0 },
+	{ "BCAST_READ_TOKEN", offsetof(struct bc_config, read_token), 1, 0 },
+	{ "BCAST_JWT_SECRET_FILE", offsetof(struct bc_config, jwt_secret_file), 0, 0 },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= sizeof ((struct bc_config *)0)->src,
@@ -221,7 +223,7 @@ int bc_config_load_file(struct bc_config *c, const char *file, char *err,
 		goto out;
 	const char *defs[NKEYS] = {
 		"http://127.0.0.1:8090", "127.0.0.1:8090", "redis://127.0.0.1:6379",
-		dbdef, spooldef, NULL, "30d",
+		dbdef, spooldef, NULL, "30d", NULL, NULL,
 	};
 	for (size_t i = 0; i < NKEYS; i++) {
 		const char *v = env(keys[i].name);
@@ -333,6 +335,8 @@ void bc_config_free(struct bc_config *c)
 	free(c->spool);
 	free(c->token);
 	free(c->prune);
+	free(c->read_token);
+	free(c->jwt_secret_file);
 	free(c->state);
 	free(c->file);
 	free(c->file_note);

@@ -23,6 +23,8 @@ struct bc_config {
 	char *spool;   /* BCAST_SPOOL  default $STATE/spool */
 	char *token;   /* BCAST_TOKEN  default NULL (no auth) */
 	char *prune;   /* BCAST_PRUNE_OLDER_THAN default 30d (bcast-flush --prune) */
+	char *read_token;       /* BCAST_READ_TOKEN default NULL */
+	char *jwt_secret_file;  /* BCAST_JWT_SECRET_FILE default NULL */
 	char *state;   /* $STATE */
 	int redis_asked;  /* redis came from BCAST_REDIS or a flag, not the
 	                     built-in default (programs set it for --redis) */
