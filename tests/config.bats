@@ -62,12 +62,12 @@ setting() {
 }
 
 @test "config: --print-config never shows a token or a URL password in full" {
-	printf 'BCAST_TOKEN=tok-0123456789-SECRET-wxyz\nBCAST_REDIS=redis://:redispass@r:6379\nBCAST_READ_TOKEN=read-SECRET-0123456789\n' >"$T/bcast.conf"
+	printf 'BCAST_TOKEN=tok-0123456789-HIDDEN-wxyz\nBCAST_REDIS=redis://:redispass@r:6379\nBCAST_READ_TOKEN=read-HIDDEN-0123456789\n' >"$T/bcast.conf"
 	export BCAST_CONFIG=$T/bcast.conf
 	for p in $PROGS; do
 		run "$p" --print-config
 		[ "$status" -eq 0 ]
-		[[ $output != *SECRET* && $output != *redispass* ]]
+		[[ $output != *HIDDEN* && $output != *redispass* ]]
 		[[ $output == *$'BCAST_TOKEN=****wxyz\t# file:'* ]]
 		[[ $output == *$'BCAST_READ_TOKEN=****6789\t# file:'* ]]
 		[[ $output == *$'BCAST_REDIS=redis://:****@r:6379\t# file:'* ]]
