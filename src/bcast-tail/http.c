@@ -80,12 +80,22 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c,
 	       (t->deadline_ms && bc_now_ms() >= t->deadline_ms);
 }
 
+CURL *tail_http_easy(void)
+{
+	CURL *e = curl_easy_init();
+
+	if (e) {
+		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+		curl_easy_setopt(e, CURLOPT_USERAGENT, PROG "/" BC_VERSION);
+	}
+	return e;
+}
+
 int tail_http_init(struct tail *t)
 {
-	if (!(t->get = curl_easy_init()))
+	if (!(t->get = tail_http_easy()))
 		return -1;
-	curl_easy_setopt(t->get, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->get, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(t->get, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(t->get, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_SECONDS);
 	curl_easy_setopt(t->get, CURLOPT_WRITEFUNCTION, on_body);
@@ -93,7 +103,6 @@ int tail_http_init(struct tail *t)
 	curl_easy_setopt(t->get, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(t->get, CURLOPT_XFERINFODATA, t);
 	curl_easy_setopt(t->get, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(t->get, CURLOPT_USERAGENT, PROG "/" BC_VERSION);
 	return 0;
 }
 

@@ -54,7 +54,6 @@
 #define MAX_EVENT (4u << 20)      /* bytes of one SSE event */
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
-#define CONNECT_TIMEOUT_MS 10000L
 #define GAP_MAX ((size_t)16 << 20) /* records held behind a seq gap */
 #define END_TYPES "run_completed,run_error,run_cancelled"
 
@@ -310,21 +309,18 @@ static int conn_init(struct follow *f, struct conn *c, char *url, bool watch)
 	c->f = f;
 	c->url = url;
 	c->watch = watch;
-	if (!url || !(c->easy = curl_easy_init()))
+	if (!url || !(c->easy = tail_http_easy()))
 		return -1;
 	curl_easy_setopt(c->easy, CURLOPT_URL, url);
-	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPINTVL, 10L);
-	curl_easy_setopt(c->easy, CURLOPT_USERAGENT, PROG "/" BC_VERSION);
 	c->parser = bc_sse_parser_new(MAX_EVENT, on_event, NULL, c);
 	return c->parser ? 0 : -1;
 }

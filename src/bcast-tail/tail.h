@@ -110,6 +110,10 @@ struct tail_get {
 	char next[64];        /* X-Next-After or X-Next-Before, "" if absent */
 	char err[CURL_ERROR_SIZE];
 };
+/* A new easy handle with what every request of bcast-tail sets (no
+ * signals, the connect timeout, the user agent); NULL on out-of-memory.
+ * The caller cleans it up. */
+CURL *tail_http_easy(void);
 /* Set up t->get. 0 or -1. */
 int tail_http_init(struct tail *t);
 /* Add the Accept and Authorization headers to list; NULL on
