@@ -121,11 +121,11 @@ static bool status_valid(const char *s)
 	       strcmp(s, "paused") == 0;
 }
 
-/* The read credential: the file's first line, BCAST_READ_TOKEN, or the
- * publish token. */
-static char *read_token(const char *file, const char *publish)
+/* The read credential: the file's first line, BCAST_READ_TOKEN (from the
+ * environment or the configuration file), or the publish token. */
+static char *read_token(const char *file, const char *env,
+                        const char *publish)
 {
-	const char *env = getenv("BCAST_READ_TOKEN");
 	char buf[TOKEN_MAX + 2];
 	size_t n;
 	FILE *fp;
@@ -278,7 +278,7 @@ void tail_options(struct tail *t, int argc, char **argv)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
 	for (size_t n = strlen(t->hub); n > 0 && t->hub[n - 1] == '/'; n--)
 		t->hub[n - 1] = '\0';
-	t->token = read_token(o.token_file, o.cfg.token);
+	t->token = read_token(o.token_file, o.cfg.read_token, o.cfg.token);
 	if (o.timeout > 0)
 		t->deadline_ms = bc_now_ms() + (int64_t)(o.timeout * 1000);
 	bc_config_free(&o.cfg);
