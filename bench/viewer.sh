@@ -18,11 +18,12 @@ RATE=${2:-20000}
 HEAP_BOUND_MB=${HEAP_BOUND_MB:-64}    # the page's JS heap, peak of the samples
 P99_BOUND_MS=${P99_BOUND_MS:-300}     # POST to paint, 99th percentile
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+HUB_BIN=${HUB_BIN:-$REPO/bin/bcast-hub}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 export LC_ALL=C
 
 die() { echo "bench/viewer.sh: $*" >&2; exit 69; }
-[ -x "$REPO/bin/bcast-hub" ] || die "bin/bcast-hub missing: run make"
+[ -x "$HUB_BIN" ] || die "$HUB_BIN missing: run make"
 [ -x "$CHROMIUM" ] || die "$CHROMIUM missing (make test-deps)"
 # shellcheck source=../tests/services.sh
 source "$REPO/tests/services.sh" ""
@@ -49,7 +50,7 @@ run_page() {
 	local name=$1 port hub url
 	port=$(svc_free_port) || die "no free port"
 	hub=http://127.0.0.1:$port
-	XDG_STATE_HOME=$W/state "$REPO/bin/bcast-hub" --listen "127.0.0.1:$port" --db "sqlite:$W/$name.db" \
+	XDG_STATE_HOME=$W/state "$HUB_BIN" --listen "127.0.0.1:$port" --db "sqlite:$W/$name.db" \
 		--redis none 2>"$W/hub-$name.log" &
 	HUB_PID=$!
 	for _ in $(seq 1 100); do curl -sf "$hub/healthz" >/dev/null && break; sleep 0.05; done

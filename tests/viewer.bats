@@ -48,8 +48,8 @@ press() {
 	js "(() => { document.activeElement.blur(); document.body.dispatchEvent(new KeyboardEvent('keydown', {key: '$1', bubbles: true})); return 1; })()" >/dev/null
 }
 
-# open_page PATH: headless Chromium on the hub's PATH; waits until the
-# page says it is ready (its data loaded, its stream open).
+# open_page PATH [STATE]: headless Chromium on the hub's PATH; waits until
+# the page says it is ready (its data loaded, its stream open), or STATE.
 open_page() {
 	bg setsid "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
 		--disable-quic --no-first-run --no-default-browser-check \
@@ -57,7 +57,7 @@ open_page() {
 		--disable-extensions --mute-audio --hide-scrollbars --window-size=1280,800 \
 		--user-data-dir="$T/chrome" --remote-debugging-port=0 "$BCAST_HUB$1" 2>"$T/chrome.log"
 	CHROME_PID=$BG_PID
-	wait_for 30 state_is ready || {
+	wait_for 30 state_is "${2:-ready}" || {
 		echo "page state: $(js 'document.body.dataset.state' 2>&1)"
 		tail -20 "$T/chrome.log"
 		return 1
@@ -91,6 +91,24 @@ subscribers() {
 	curl -sf "$BCAST_HUB/metrics" | sed -nE "s/^bcast_hub_subscribers\{stream=\"$1\"\} ([0-9]+)$/\1/p"
 }
 subscribed() { [ "$(subscribers "$1")" -ge "$2" ]; }
+
+# fed_run TID N...: a run (bcast-emit -t TID -- sh ...) that prints the
+# lines "line I" up to each N in turn, once the test creates $T/goN.
+fed_run() {
+	local tid=$1
+	shift
+	cat >"$T/feed.sh" <<'EOF'
+dir=$1 from=1
+shift
+for n in "$@"; do
+	i=0
+	while [ ! -e "$dir/go$n" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+	seq $from $n | sed 's/^/line /'
+	from=$((n + 1))
+done
+EOF
+	bg bcast-emit -t "$tid" -- sh "$T/feed.sh" "$T" "$@" >/dev/null 2>"$T/emit.err"
+}
 
 store_seqs() { js 'JSON.stringify(bcastViewer.seqs())'; }
 # The rows on screen: [[seq, text, classes], ...] for the line rows.
@@ -177,15 +195,7 @@ PY
 }
 
 @test "/runs/ID opened mid-run shows every earlier line, then the live ones, in order, none twice" {
-	# The run prints 500 lines each time the test creates the next go file.
-	cat >"$T/feed.sh" <<'EOF'
-for n in 500 1000 1500; do
-	i=0
-	while [ ! -e "$1/go$n" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-	seq $((n - 499)) $n | sed 's/^/line /'
-done
-EOF
-	bg bcast-emit -t mid -- sh "$T/feed.sh" "$T" >/dev/null 2>"$T/emit.err"
+	fed_run mid 500 1000 1500
 	touch "$T/go500"
 	history_has() { [ "$(curl -sf "$BCAST_HUB/admin/runs/mid/logs?after=0&limit=10000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = "$1" ]; }
 	wait_for 15 history_has 500
@@ -287,16 +297,28 @@ EOF
 	[ "$(js 'document.getElementById("matches").textContent')" = '2 of 2' ]
 }
 
+@test "past its cap the page keeps only the newest lines; Download still has the whole run" {
+	seq 1 3000 | sed 's/^/row /' | bcast-emit -t big >/dev/null
+	open_page '/runs/big?cap=100'
+	wait_for 10 js_is 'bcastViewer.store.lastSeq === Math.max(...bcastViewer.seqs())' true
+	wait_for 10 js_is 'bcastViewer.store.dropped + bcastViewer.seqs().length' 3000
+	[ "$(js 'bcastViewer.seqs().length')" -le 100 ]
+	[ "$(js 'bcastViewer.lines().slice(-1)[0]')" = 'row 3000' ]
+	# The first row says what is not kept.
+	js 'document.getElementById("scroller").scrollTop = 0; 1' >/dev/null
+	wait_for 5 js_is 'document.querySelector("#rows .row").classList.contains("gap")' true
+	[[ "$(js 'document.querySelector("#rows .row").textContent')" == *'earlier lines are not kept'* ]]
+	# Download: the page hands the browser a text file of every line.
+	js '(() => { window.__blob = null; const o = URL.createObjectURL;
+		URL.createObjectURL = (b) => { window.__blob = b; return o.call(URL, b); };
+		document.getElementById("download").click(); return 1; })()' >/dev/null
+	wait_for 15 js_is 'window.__blob !== null' true
+	js 'window.__blob.text()' | head -c -1 >"$T/download.txt"   # cdp.py adds a newline
+	seq 1 3000 | sed 's/^/row /' | cmp - "$T/download.txt"
+}
+
 @test "the hub is killed and restarted mid-run: the page ends with every line once" {
-	# The run prints 100 lines each time the test creates the next go file.
-	cat >"$T/feed.sh" <<'EOF'
-for n in 100 200 300 400; do
-	i=0
-	while [ ! -e "$1/go$n" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-	seq $((n - 99)) $n | sed 's/^/line /'
-done
-EOF
-	bg bcast-emit -t restart -- sh "$T/feed.sh" "$T" >/dev/null 2>"$T/emit.err"
+	fed_run restart 100 200 300 400
 	touch "$T/go100"
 	open_page /runs/restart
 	wait_for 10 subscribed thread 1
