@@ -157,10 +157,12 @@ uninstall:
 # copy of the sources (the checkout stays clean), checked by lintian. The
 # changelog is written from VERSION, so the package version cannot drift.
 DEB_ARCH = $(shell dpkg --print-architecture)
-DEB_SRC := Makefile VERSION README.md lib src man completions examples debian
+# Every top-level file and folder but build output (web/ is compiled in).
+DEB_SRC = $(filter-out bin build,$(wildcard *))
 deb: deb-deps
 	rm -rf build/deb && mkdir -p build/deb/bcast-$(VERSION)
-	tar -c --exclude='*.o' --exclude='*.a' $(DEB_SRC) | tar -x -C build/deb/bcast-$(VERSION)
+	tar -c --exclude='*.o' --exclude='*.a' --exclude='corpus-*' --exclude=tests/fuzz/bin \
+		--exclude=bench/loadgen $(DEB_SRC) | tar -x -C build/deb/bcast-$(VERSION)
 	printf 'bcast (%s) unstable; urgency=medium\n\n  * Built from the bcast sources.\n\n -- %s  %s\n' \
 		'$(VERSION)' "$$(sed -n 's/^Maintainer: //p' debian/control)" "$$(date -R)" \
 		>build/deb/bcast-$(VERSION)/debian/changelog

@@ -18,8 +18,9 @@ setup_file() {
 	DEB="$REPO/build/deb/bcast_$(cat "$REPO/VERSION")_$DEB_ARCH.deb"
 	export CACHE DEB
 	# Built once for the file; the first test checks the result.
-	make -s -C "$REPO" deb >"$BATS_FILE_TMPDIR/make-deb.log" 2>&1
-	echo $? >"$BATS_FILE_TMPDIR/make-deb.rc"
+	local rc=0
+	make -s -C "$REPO" deb >"$BATS_FILE_TMPDIR/make-deb.log" 2>&1 || rc=$?
+	echo "$rc" >"$BATS_FILE_TMPDIR/make-deb.rc"
 }
 teardown_file() { :; }
 

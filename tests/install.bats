@@ -31,7 +31,7 @@ inst() { make -s -C "$REPO" "$@" DESTDIR="$T/root" >"$T/make.log" 2>&1 || { cat 
 	for u in $UNITS; do [ -f "$r/usr/lib/systemd/system/$u" ]; done
 	grep -qx 'ExecStart=/usr/bin/bcast-hub' "$r/usr/lib/systemd/system/bcast-hub.service"
 	grep -qx 'ExecStart=/usr/bin/bcast-flush --all' "$r/usr/lib/systemd/system/bcast-flush.service"
-	run grep -rl '@BINDIR@' "$r"
+	run grep -rl '@BINDIR@' "$r/usr/lib/systemd/system"
 	[ "$status" -eq 1 ]
 	cmp "$REPO/examples/bcast.conf" "$r/etc/bcast/bcast.conf"
 }
