@@ -96,6 +96,17 @@ _bcast() {
 	return 0
 }
 
+# _bcast_list WORDS: complete the last item of cur, a comma-separated list
+# of WORDS (no space after it: another item may follow).
+_bcast_list() {
+	if [[ $cur == *,* ]]; then
+		COMPREPLY=($(compgen -P "${cur%,*}," -W "$1" -- "${cur##*,}"))
+	else
+		COMPREPLY=($(compgen -W "$1" -- "$cur"))
+	fi
+	compopt -o nospace 2>/dev/null || :
+}
+
 # _bcast_values: fill COMPREPLY for cur, prev, words, cword of _bcast.
 _bcast_values() {
 	local i w
@@ -105,12 +116,7 @@ _bcast_values() {
 		COMPREPLY=($(compgen -W "$(_bcast_threads)" -- "$cur"))
 		return 0 ;;
 	--type)
-		if [[ $cur == *,* ]]; then
-			COMPREPLY=($(compgen -P "${cur%,*}," -W "$_bcast_types" -- "${cur##*,}"))
-		else
-			COMPREPLY=($(compgen -W "$_bcast_types" -- "$cur"))
-		fi
-		compopt -o nospace 2>/dev/null || :
+		_bcast_list "$_bcast_types"
 		return 0 ;;
 	--db)
 		if [[ $cur == sqlite:* ]]; then
@@ -144,12 +150,7 @@ _bcast_values() {
 		COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
 		return 0 ;;
 	--status)
-		if [[ $cur == *,* ]]; then
-			COMPREPLY=($(compgen -P "${cur%,*}," -W "$_bcast_statuses" -- "${cur##*,}"))
-		else
-			COMPREPLY=($(compgen -W "$_bcast_statuses" -- "$cur"))
-		fi
-		compopt -o nospace 2>/dev/null || :
+		_bcast_list "$_bcast_statuses"
 		return 0 ;;
 	-n | --lines)
 		COMPREPLY=($(compgen -W "10 100 all" -- "$cur"))
