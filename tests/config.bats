@@ -59,6 +59,11 @@ setting() {
 	[ "$(sqlite3 "$T/file.db" "SELECT group_concat(line) FROM thread_logs WHERE thread_id = 'cfg-run'")" = one,two ]
 	run curl -sf "http://127.0.0.1:$port/admin/runs/cfg-run/logs"
 	[[ $output == *'"line":"two"'* ]]
+	# A Redis the file names is one that was asked for: down, it is an error.
+	printf 'BCAST_REDIS=redis://127.0.0.1:%s\n' "$(free_port)" >"$T/redis.conf"
+	run bcast-hub --config "$T/redis.conf" --listen "127.0.0.1:$(free_port)" --db "$(sqlite_db)"
+	[ "$status" -eq 75 ]
+	[[ $output == *"cannot connect to Redis"* ]]
 }
 
 @test "config: --print-config never shows a token or a URL password in full" {

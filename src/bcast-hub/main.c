@@ -165,13 +165,12 @@ static struct evhttp_bound_socket *listen_on(struct run *r, const char *addr,
 	return b;
 }
 
-/* The Redis the hub reads: none when disabled; one given with --redis or
- * BCAST_REDIS must answer now (else exit 75); the built-in default is
- * used only if it answers, silently. */
+/* The Redis the hub reads: none when disabled; one given with --redis,
+ * BCAST_REDIS or the configuration file must answer now (else exit 75);
+ * the built-in default is used only if it answers, silently. */
 static const char *redis_choice(const struct bc_config *cfg, int flag_given)
 {
-	const char *env = getenv("BCAST_REDIS");
-	int asked = flag_given || (env != NULL && env[0] != '\0');
+	int asked = flag_given || cfg->redis_asked;
 	struct bc_redis *probe;
 	char err[512];
 
