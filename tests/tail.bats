@@ -539,7 +539,7 @@ midrun() {
 	start_hub --db "$BCAST_DB"
 	bcast-emit -t ok-run -- sh -c 'echo a; echo b' >/dev/null
 	bcast-emit -t bad-run -- sh -c 'echo x; exit 3' >/dev/null 2>&1 || true
-	bg bcast-emit -t live-run -- sh -c 'echo started; sleep 30' >/dev/null
+	bg bcast-emit -t live-run -- sh -c 'echo started; exec sleep 30' >/dev/null
 	wait_for 10 has_history live-run 1
 	run bcast-tail --list
 	[ "$status" -eq 0 ]
