@@ -149,9 +149,23 @@ static int header_add(struct curl_slist **l, const char *h)
 	return 0;
 }
 
-long bc_http_post(struct bc_http *h, const char *path,
-                  const char *content_type, const char *body, size_t n,
-                  char *err, size_t errlen)
+struct reader {
+	bc_http_read_fn read;
+	void *arg;
+};
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct reader *r = arg;
+
+	return r->read(buf, size * n, r->arg);
+}
+
+/* POST to path: the n bytes at body, or (r not NULL) a chunked body from
+ * r. */
+static long request(struct bc_http *h, const char *path,
+                    const char *content_type, const char *body, size_t n,
+                    struct reader *r, char *err, size_t errlen)
 {
 	struct curl_slist *hdrs = NULL;
 	char ctype[128], *url;
@@ -167,7 +181,8 @@ long bc_http_post(struct bc_http *h, const char *path,
 	snprintf(ctype, sizeof ctype, "Content-Type: %s",
 	         content_type ? content_type : "application/json");
 	if (header_add(&hdrs, ctype) != 0 || header_add(&hdrs, "Expect:") != 0 ||
-	    (h->auth && header_add(&hdrs, h->auth) != 0)) {
+	    (h->auth && header_add(&hdrs, h->auth) != 0) ||
+	    (r && header_add(&hdrs, "Transfer-Encoding: chunked") != 0)) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -176,9 +191,27 @@ long bc_http_post(struct bc_http *h, const char *path,
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body ? body : "");
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+	if (r) {
+		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+		curl_easy_setopt(h->curl, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h->curl, CURLOPT_READDATA, r);
+		curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, 0L);
+		curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME,
+		                 (h->timeout_ms + 999) / 1000);
+	} else {
+		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+	}
 	rc = curl_easy_perform(h->curl);
+	if (r) {
+		curl_easy_setopt(h->curl, CURLOPT_READFUNCTION, NULL);
+		curl_easy_setopt(h->curl, CURLOPT_READDATA, NULL);
+		curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+		curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, 0L);
+		curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME, 0L);
+	}
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s", h->errbuf[0] ? h->errbuf :
 		         curl_easy_strerror(rc));
@@ -192,4 +225,20 @@ out:
 	curl_slist_free_all(hdrs);
 	free(url);
 	return status;
+}
+
+long bc_http_post(struct bc_http *h, const char *path,
+                  const char *content_type, const char *body, size_t n,
+                  char *err, size_t errlen)
+{
+	return request(h, path, content_type, body, n, NULL, err, errlen);
+}
+
+long bc_http_stream(struct bc_http *h, const char *path,
+                    const char *content_type, bc_http_read_fn read, void *arg,
+                    char *err, size_t errlen)
+{
+	struct reader r = { read, arg };
+
+	return request(h, path, content_type, NULL, 0, &r, err, errlen);
 }

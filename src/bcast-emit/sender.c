@@ -6,11 +6,15 @@
  * the input (back-pressure), and live subscribers see every line. The
  * batch is dropped from live delivery only (it still reaches the DB) when
  * the hub is in its back-off after a failure, refused the token, or has
- * taken nothing for STALL_MS; one warning per run says so. The thread POSTs queued items in
- * order over one kept-alive connection (bc_http), joining consecutive log
- * bodies up to POST_MAX. After a failure it waits out a back-off (250 ms
- * doubling to 5 s) during which log batches are dropped; the next batch
- * after it is the retry. Admin events are always queued and tried. */
+ * taken nothing for STALL_MS; one warning per run says so. The thread sends
+ * queued items in order over one kept-alive connection (bc_http): log
+ * batches go as the chunks of one long streaming POST (the hub publishes
+ * each line as it arrives), which ends when an admin event is next in the
+ * queue (events follow the lines before them), when the queue has been
+ * empty for STREAM_IDLE_MS, or at the end; an event is one POST. After a
+ * failure it waits out a back-off (250 ms doubling to 5 s) during which log
+ * batches are dropped; the next batch after it is the retry. Admin events
+ * are always queued and tried. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 #define STALL_MS 2000          /* a hub that takes nothing this long is slow */
+#define STREAM_IDLE_MS 500     /* a stream with nothing to send ends */
 
 struct item {
 	struct item *next;
@@ -44,6 +49,8 @@ struct sender {
 	int64_t taken_at;          /* when the thread last took an item */
 	struct item *head, *tail;
 	size_t bytes;              /* body bytes queued */
+	struct item *cur;          /* the log batch being streamed */
+	size_t cur_off;
 	bool finishing;
 	int64_t give_up_at;        /* when finishing: drop log batches after */
 	int64_t down_until;        /* back-off: drop log batches before */
@@ -51,6 +58,8 @@ struct sender {
 	bool refused;              /* 401/403: the token is wrong */
 	bool warned_down, warned_token, warned_reject;
 	struct bc_http *http;
+	struct bc_http *http_stream;  /* its own connection: a streaming POST
+	                               * must be the first request on one */
 	char *hub;
 	char logs_path[BC_TID_MAX + 32];
 	char tid[BC_TID_MAX + 1];
@@ -116,15 +125,9 @@ static struct item *take(struct sender *s)
 	return it;
 }
 
-static void post(struct sender *s, struct item *it)
+/* Take the outcome st (err) of a request: back-off, refusal, warnings. */
+static void outcome(struct sender *s, long st, const char *err)
 {
-	char err[512];
-	/* flush=0: emit flushes the thread itself (or was told not to). */
-	const char *path = it->event ? "/api/admin-events?flush=0" : s->logs_path;
-	const char *type = it->event ? "application/json" : "application/x-ndjson";
-	long st = bc_http_post(s->http, path, type, it->body, it->len, err,
-	                       sizeof err);
-
 	pthread_mutex_lock(&s->mu);
 	if (st >= 200 && st <= 299) {
 		s->down_until = 0;
@@ -151,6 +154,78 @@ static void post(struct sender *s, struct item *it)
 		          err);
 }
 
+static void post(struct sender *s, struct item *it)
+{
+	char err[512];
+	/* flush=0: emit flushes the thread itself (or was told not to). */
+	const char *path = it->event ? "/api/admin-events?flush=0" : s->logs_path;
+	const char *type = it->event ? "application/json" : "application/x-ndjson";
+
+	outcome(s, bc_http_post(s->http, path, type, it->body, it->len, err,
+	                        sizeof err), err);
+}
+
+/* The streaming POST's body: queued log batches as they come. Ends (0)
+ * when an event is next, when nothing came for STREAM_IDLE_MS, or when the
+ * sender finishes and the queue is empty. */
+static size_t stream_read(char *buf, size_t max, void *arg)
+{
+	struct sender *s = arg;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	while (s->cur == NULL) {
+		struct timespec until;
+		if (s->head != NULL && !s->head->event) {
+			s->cur = s->head;
+			s->head = s->cur->next;
+			if (!s->head)
+				s->tail = NULL;
+			s->bytes -= s->cur->len;
+			s->cur_off = 0;
+			s->taken_at = bc_now_us();
+			pthread_cond_broadcast(&s->room);
+			break;
+		}
+		if (s->head != NULL || s->finishing)
+			goto out;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += STREAM_IDLE_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0 &&
+		    s->head == NULL)
+			goto out;
+	}
+	n = s->cur->len - s->cur_off < max ? s->cur->len - s->cur_off : max;
+	memcpy(buf, s->cur->body + s->cur_off, n);
+	s->cur_off += n;
+	if (s->cur_off == s->cur->len) {
+		free(s->cur->body);
+		free(s->cur);
+		s->cur = NULL;
+	}
+out:
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static void stream(struct sender *s)
+{
+	char err[512];
+	long st = bc_http_stream(s->http_stream, s->logs_path, "application/x-ndjson",
+	                         stream_read, s, err, sizeof err);
+
+	outcome(s, st, err);
+	pthread_mutex_lock(&s->mu);
+	if (s->cur != NULL) {       /* cut off mid-batch: the rest is lost live */
+		free(s->cur->body);
+		free(s->cur);
+		s->cur = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *deliver(void *arg)
 {
 	struct sender *s = arg;
@@ -162,6 +237,12 @@ static void *deliver(void *arg)
 			pthread_cond_wait(&s->cv, &s->mu);
 		if (!s->head)
 			break;
+		if (!s->head->event && !drop_logs(s, bc_now_us())) {
+			pthread_mutex_unlock(&s->mu);
+			stream(s);
+			pthread_mutex_lock(&s->mu);
+			continue;
+		}
 		it = take(s);
 		bool skip = it->event ? s->refused : drop_logs(s, bc_now_us());
 		pthread_mutex_unlock(&s->mu);
@@ -186,7 +267,10 @@ struct sender *sender_new(const char *hub_url, const char *token,
 		return NULL;
 	}
 	if (!(s->http = bc_http_new(hub_url, token, HTTP_TIMEOUT_MS, err,
-	                            errlen))) {
+	                            errlen)) ||
+	    !(s->http_stream = bc_http_new(hub_url, token, HTTP_TIMEOUT_MS, err,
+	                                   errlen))) {
+		bc_http_free(s->http);
 		free(s->hub);
 		free(s);
 		return NULL;
@@ -203,6 +287,7 @@ struct sender *sender_new(const char *hub_url, const char *token,
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
 		bc_http_free(s->http);
+		bc_http_free(s->http_stream);
 		free(s->hub);
 		free(s);
 		return NULL;
@@ -326,6 +411,7 @@ void sender_finish(struct sender *s, long wait_ms)
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	bc_http_free(s->http);
+	bc_http_free(s->http_stream);
 	free(s->hub);
 	free(s);
 }
