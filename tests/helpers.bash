@@ -65,6 +65,9 @@ bc_teardown() {
 	for f in "$T"/pg/postmaster.pid "$T"/*/pg/postmaster.pid; do
 		[ -f "$f" ] && pg_stop "$(dirname "$(dirname "$f")")"
 	done
+	# A browser's helper processes may still write into its profile for a
+	# moment after the browser itself is gone: retry, bounded.
+	for _ in $(seq 1 50); do rm -rf "$T" 2>/dev/null && break; sleep 0.1; done
 	rm -rf "$T"
 }
 
