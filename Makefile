@@ -44,6 +44,21 @@ BENCH_DEBS := nginx libnginx-mod-nchan
 # What `make deb` and its test (a package installed in a debootstrap'd root) use.
 DEB_DEBS := debhelper dpkg-dev fakeroot lintian debootstrap
 
+# Each pkg-config module with the Debian package that provides it: a build
+# (the default goal, all, unit, a bin/ or build/ file) on a machine that
+# lacks one stops with one line naming what to install, not a compiler
+# error. Goals that install packages first (test, demo, deps, ...) are not
+# held up; their inner `make all` checks again.
+PKG_DEBS := hiredis:libhiredis-dev libpq:libpq-dev sqlite3:libsqlite3-dev \
+	json-c:libjson-c-dev libcurl:libcurl4-openssl-dev libevent:libevent-dev
+ifneq ($(if $(MAKECMDGOALS),$(filter all unit bin/% build/% lib/%,$(MAKECMDGOALS)),all),)
+MISSING_DEBS := $(shell command -v pkg-config >/dev/null || echo pkg-config; \
+	for pd in $(PKG_DEBS); do pkg-config --exists "$${pd%%:*}" 2>/dev/null || echo "$$pd" | cut -d: -f2; done)
+ifneq ($(strip $(MISSING_DEBS)),)
+$(error missing Debian packages: $(strip $(MISSING_DEBS)); install them, or run 'make deps' as root)
+endif
+endif
+
 .PHONY: all deps FORCE test-deps bench-deps deb-deps test unit demo install uninstall clean fuzz bench deb
 all: $(BINS)
 

@@ -64,3 +64,12 @@ inst() { make -s -C "$REPO" "$@" DESTDIR="$T/root" >"$T/make.log" 2>&1 || { cat 
 	grep -qx 'BCAST_LISTEN=0.0.0.0:9000' "$T/root/etc/bcast/bcast.conf"
 	[ "$(find "$T/root" -type f | wc -l)" -eq 1 ]
 }
+
+@test "a build on a machine without the -dev packages names them in one line, before compiling anything" {
+	# pkg-config that finds no module stands for a machine without them.
+	PKG_CONFIG_LIBDIR=$T/none run make -C "$REPO" all
+	[ "$status" -ne 0 ]
+	[[ $output == *"missing Debian packages: libhiredis-dev libpq-dev libsqlite3-dev libjson-c-dev libcurl4-openssl-dev libevent-dev; install them, or run 'make deps' as root"* ]]
+	run grep -c -e 'cc ' -e 'error:' <<<"$output"
+	[ "$output" -eq 0 ]
+}
