@@ -40,7 +40,7 @@ BUILD_DEBS := gcc make pkg-config libhiredis-dev libpq-dev libsqlite3-dev \
 	libjson-c-dev libcurl4-openssl-dev libevent-dev curl
 TEST_DEBS := bats git python3 redis-server postgresql sqlite3 mandoc man-db curl clang libclang-rt-14-dev procps valgrind \
 	chromium util-linux iproute2 systemd bash-completion fish
-BENCH_DEBS := nginx libnginx-mod-nchan
+BENCH_DEBS := nginx libnginx-mod-nchan gnuplot-nox
 # What `make deb` and its test (a package installed in a debootstrap'd root) use.
 DEB_DEBS := debhelper dpkg-dev fakeroot lintian debootstrap
 
