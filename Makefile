@@ -15,7 +15,7 @@ CFLAGS ?= -O2 -g
 # Warnings are errors in `make test` (and so in CI), which sets
 # WERROR=-Werror; a plain `make` (a packager's build) only warns.
 WERROR ?=
-PKGS := hiredis libpq sqlite3 json-c libcurl libevent
+PKGS := hiredis libpq sqlite3 json-c libcurl libevent libcrypto
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Ilib \
 	-DBC_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 override LDFLAGS += -Wl,--as-needed
@@ -37,9 +37,9 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 # Debian packages: what builds bcast, and what its tests and bench use.
 BUILD_DEBS := gcc make pkg-config libhiredis-dev libpq-dev libsqlite3-dev \
-	libjson-c-dev libcurl4-openssl-dev libevent-dev curl
+	libjson-c-dev libcurl4-openssl-dev libevent-dev libssl-dev curl
 TEST_DEBS := bats git python3 redis-server postgresql sqlite3 mandoc man-db curl clang libclang-rt-14-dev procps valgrind \
-	chromium util-linux iproute2 systemd bash-completion fish
+	chromium util-linux iproute2 systemd bash-completion fish nginx openssl
 BENCH_DEBS := nginx libnginx-mod-nchan gnuplot-nox
 # What `make deb` and its test (a package installed in a debootstrap'd root) use.
 DEB_DEBS := debhelper dpkg-dev fakeroot lintian debootstrap
@@ -50,7 +50,8 @@ DEB_DEBS := debhelper dpkg-dev fakeroot lintian debootstrap
 # error. Goals that install packages first (test, demo, deps, ...) are not
 # held up; their inner `make all` checks again.
 PKG_DEBS := hiredis:libhiredis-dev libpq:libpq-dev sqlite3:libsqlite3-dev \
-	json-c:libjson-c-dev libcurl:libcurl4-openssl-dev libevent:libevent-dev
+	json-c:libjson-c-dev libcurl:libcurl4-openssl-dev libevent:libevent-dev \
+	libcrypto:libssl-dev
 ifneq ($(if $(MAKECMDGOALS),$(filter all unit bin/% build/% lib/%,$(MAKECMDGOALS)),all),)
 MISSING_DEBS := $(shell command -v pkg-config >/dev/null || echo pkg-config; \
 	for pd in $(PKG_DEBS); do pkg-config --exists "$${pd%%:*}" 2>/dev/null || echo "$$pd" | cut -d: -f2; done)

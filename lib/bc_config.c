@@ -385,3 +385,44 @@ int bc_mkdir_p(const char *path)
 	errno = saved;
 	return rc;
 }
+
+char *bc_config_read_secret(const char *path, size_t *len, char *err,
+                            size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(BC_SECRET_MAX + 2);
+	if (buf == NULL) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	n = fread(buf, 1, BC_SECRET_MAX + 1, f);
+	if (ferror(f) || n > BC_SECRET_MAX) {
+		snprintf(err, errlen, ferror(f) ? "cannot read %s" :
+		         "%s is larger than 64 KiB: not a secret", path);
+		goto fail;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+	                 buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	if (n == 0) {
+		snprintf(err, errlen, "%s is empty", path);
+		goto fail;
+	}
+	buf[n] = '\0';
+	fclose(f);
+	if (len != NULL)
+		*len = n;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}

@@ -69,6 +69,14 @@ int bc_config_set(char **field, const char *value);
 void bc_config_free(struct bc_config *c);
 /* True if Redis is disabled ("none" or empty). */
 int bc_config_no_redis(const struct bc_config *c);
+/* The secret in the file at path (a token, a signing key): its bytes, at
+ * most BC_SECRET_MAX, without trailing whitespace. Returns a malloc'd
+ * NUL-terminated copy (its length in *len when len is not NULL) that the
+ * caller frees, or NULL with the reason in err, which never holds any of
+ * the file's content. An empty secret is an error. */
+#define BC_SECRET_MAX 65536
+char *bc_config_read_secret(const char *path, size_t *len, char *err,
+                            size_t errlen);
 /* mkdir -p for path with mode 0700 for new directories. 0 or -1 (errno). */
 int bc_mkdir_p(const char *path);
 

@@ -76,8 +76,9 @@ int bc_store_url_check(const char *url, char *err, size_t errlen)
 	return backend_of(url ? url : "", &target, err, errlen) ? 0 : -1;
 }
 
-struct bc_store *bc_store_open_why(const char *url, enum bc_store_fail *why,
-                                   char *err, size_t errlen)
+static struct bc_store *open_store(const char *url, int timeout_s,
+                                   enum bc_store_fail *why, char *err,
+                                   size_t errlen)
 {
 	const char *target;
 	const struct bc_store_ops *ops = backend_of(url ? url : "", &target,
@@ -95,6 +96,7 @@ struct bc_store *bc_store_open_why(const char *url, enum bc_store_fail *why,
 		return NULL;
 	}
 	st->ops = ops;
+	st->timeout_s = timeout_s > 0 ? timeout_s : 0;
 	if (ops->open(st, target) != 0) {
 		snprintf(err, errlen, "%s", st->err);
 		if (st->denied)
@@ -103,6 +105,18 @@ struct bc_store *bc_store_open_why(const char *url, enum bc_store_fail *why,
 		return NULL;
 	}
 	return st;
+}
+
+struct bc_store *bc_store_open_why(const char *url, enum bc_store_fail *why,
+                                   char *err, size_t errlen)
+{
+	return open_store(url, 0, why, err, errlen);
+}
+
+struct bc_store *bc_store_open_timeout(const char *url, int timeout_s,
+                                       char *err, size_t errlen)
+{
+	return open_store(url, timeout_s, NULL, err, errlen);
 }
 
 struct bc_store *bc_store_open(const char *url, char *err, size_t errlen)

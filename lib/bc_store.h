@@ -45,6 +45,14 @@ struct bc_store *bc_store_open_why(const char *url, enum bc_store_fail *why,
 /* Check the form of url without connecting (libpq's own parser for
  * PostgreSQL). 0, or -1 with "bad database URL 'URL': expected ..." */
 int bc_store_url_check(const char *url, char *err, size_t errlen);
+/* bc_store_open with a bound on waiting: connecting, and each query, give
+ * up after timeout_s seconds (PostgreSQL: connect_timeout, TCP keepalives
+ * and tcp_user_timeout, statement_timeout on the server, and a deadline on
+ * the client that cancels the query; SQLite: the busy timeout). 0: the
+ * defaults of bc_store_open (10 s to connect, no query deadline). Settings
+ * in a postgresql:// URL itself win. */
+struct bc_store *bc_store_open_timeout(const char *url, int timeout_s,
+                                       char *err, size_t errlen);
 void bc_store_close(struct bc_store *st);
 const char *bc_store_errstr(const struct bc_store *st);
 /* "sqlite" or "postgresql". */

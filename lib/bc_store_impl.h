@@ -60,6 +60,7 @@ struct bc_store {
 	const struct bc_store_ops *ops;
 	void *impl;
 	int denied;            /* set by open: the server refused us */
+	int timeout_s;        /* bc_store_open_timeout(); 0: none */
 	char err[1024];
 };
 

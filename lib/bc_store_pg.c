@@ -16,9 +16,13 @@
  * under an advisory lock so concurrent first runs do not race. Notices are
  * swallowed: the library never prints. ts is TIMESTAMPTZ and is read back
  * as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ". */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -154,10 +158,24 @@ static int pg_open(struct bc_store *st, const char *url)
 		return -1;
 	}
 	st->impl = p;
-	/* The URI comes last so its own connect_timeout wins. */
-	const char *keys[] = { "connect_timeout", "dbname", NULL };
-	const char *vals[] = { CONNECT_TIMEOUT, url, NULL };
-	p->conn = PQconnectdbParams(keys, vals, 1);
+	/* The URI comes last so its own settings win. With a timeout: no wait
+	 * on a silent server or a dead link outlasts it (connect_timeout;
+	 * keepalives and tcp_user_timeout while a query runs), and the server
+	 * stops a statement that runs longer. */
+	char t[16], ms[24], third[16], opts[64];
+	int ts = st->timeout_s;
+	snprintf(t, sizeof t, "%d", ts);
+	snprintf(ms, sizeof ms, "%d", ts * 1000);
+	snprintf(third, sizeof third, "%d", ts / 3 > 0 ? ts / 3 : 1);
+	snprintf(opts, sizeof opts, "-c statement_timeout=%d", ts * 1000);
+	const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+	                       "keepalives_interval", "keepalives_count",
+	                       "tcp_user_timeout", "options", "dbname", NULL };
+	const char *vals[] = { t, "1", third, third, "3", ms, opts, url, NULL };
+	const char *keys0[] = { "connect_timeout", "dbname", NULL };
+	const char *vals0[] = { CONNECT_TIMEOUT, url, NULL };
+	p->conn = ts > 0 ? PQconnectdbParams(keys, vals, 1)
+	                 : PQconnectdbParams(keys0, vals0, 1);
 	if (!p->conn) {
 		bc_store_set_err(st, "cannot connect to PostgreSQL: out of memory");
 		return -1;
@@ -429,41 +447,119 @@ static PGresult *query(struct bc_store *st, const char *sql, int nparams,
 	return NULL;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The next result of the query in flight, waiting at most until deadline
+ * (ms of CLOCK_MONOTONIC; 0: no limit). NULL at the end; *timed_out set
+ * (and the query cancelled) when the deadline passed first. */
+static PGresult *next_result(PGconn *c, int64_t deadline, int *timed_out)
+{
+	while (PQisBusy(c)) {
+		struct pollfd pfd = { PQsocket(c), POLLIN, 0 };
+		int wait = -1;
+		if (deadline > 0) {
+			int64_t left = deadline - mono_ms();
+			if (left <= 0) {
+				char e[256];
+				PGcancel *cancel = PQgetCancel(c);
+				*timed_out = 1;
+				if (cancel != NULL) {
+					PQcancel(cancel, e, sizeof e);
+					PQfreeCancel(cancel);
+				}
+				return NULL;
+			}
+			wait = (int)left;
+		}
+		if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
+			return NULL;
+		if (!PQconsumeInput(c))
+			return NULL;
+	}
+	return PQgetResult(c);
+}
+
+/* History in single-row mode: each row is handed to cb as it arrives,
+ * never the whole result at once, and a query past the store's timeout
+ * is cancelled. */
 static long long pg_history(struct bc_store *st, const char *tid,
                             long long after, long long limit, int desc,
                             bc_store_row_cb cb, void *arg)
 {
+	struct pg *p = st->impl;
 	char a[24], l[24];
 	snprintf(a, sizeof a, "%lld", after);
 	snprintf(l, sizeof l, "%lld", limit);
 	const char *vals[] = { tid, a, limit < 0 ? NULL : l };
-	PGresult *res = query(st, desc
-	                      ? "SELECT seq, " TS_TEXT("ts") ", stream, line"
-	                        " FROM thread_logs WHERE thread_id = $1"
-	                        " AND seq > $2::bigint ORDER BY seq DESC"
-	                        " LIMIT $3::bigint"
-	                      : "SELECT seq, " TS_TEXT("ts") ", stream, line"
-	                        " FROM thread_logs WHERE thread_id = $1"
-	                        " AND seq > $2::bigint ORDER BY seq"
-	                        " LIMIT $3::bigint",
-	                      3, vals, PGRES_TUPLES_OK);
-	if (!res)
-		return -1;
+	const char *sql = desc
+	                  ? "SELECT seq, " TS_TEXT("ts") ", stream, line"
+	                    " FROM thread_logs WHERE thread_id = $1"
+	                    " AND seq > $2::bigint ORDER BY seq DESC"
+	                    " LIMIT $3::bigint"
+	                  : "SELECT seq, " TS_TEXT("ts") ", stream, line"
+	                    " FROM thread_logs WHERE thread_id = $1"
+	                    " AND seq > $2::bigint ORDER BY seq"
+	                    " LIMIT $3::bigint";
+	int64_t deadline = st->timeout_s > 0 ? mono_ms() + st->timeout_s * 1000 : 0;
+	int sent = 0, timed_out = 0, failed = 0, stop = 0;
 	long long rows = 0;
-	int n = PQntuples(res);
-	for (int i = 0; i < n; i++) {
-		struct bc_record r = { 0 };
-		snprintf(r.thread_id, sizeof r.thread_id, "%s", tid);
-		r.seq = atoll(PQgetvalue(res, i, 0));
-		snprintf(r.ts, sizeof r.ts, "%s", PQgetvalue(res, i, 1));
-		snprintf(r.stream, sizeof r.stream, "%s", PQgetvalue(res, i, 2));
-		r.line = PQgetvalue(res, i, 3);
-		r.line_len = (size_t)PQgetlength(res, i, 3);
-		rows++;
-		if (cb && cb(&r, arg) != 0)
-			break;
+	PGresult *res;
+
+	for (int i = 0; i < 2 && !sent; i++) {
+		if (revive(st) < 0)
+			return -1;
+		sent = PQsendQueryParams(p->conn, sql, 3, NULL, vals, NULL, NULL, 0);
+		if (!sent && PQstatus(p->conn) == CONNECTION_OK) {
+			pg_err(st, "PostgreSQL: ", PQerrorMessage(p->conn));
+			return -1;
+		}
 	}
-	PQclear(res);
+	if (!sent) {
+		pg_err(st, "PostgreSQL: ", PQerrorMessage(p->conn));
+		return -1;
+	}
+	PQsetSingleRowMode(p->conn);
+	while ((res = next_result(p->conn, deadline, &timed_out)) != NULL) {
+		ExecStatusType s = PQresultStatus(res);
+		if (s == PGRES_SINGLE_TUPLE && !stop && !failed) {
+			struct bc_record r = { 0 };
+			snprintf(r.thread_id, sizeof r.thread_id, "%s", tid);
+			r.seq = atoll(PQgetvalue(res, 0, 0));
+			snprintf(r.ts, sizeof r.ts, "%s", PQgetvalue(res, 0, 1));
+			snprintf(r.stream, sizeof r.stream, "%s", PQgetvalue(res, 0, 2));
+			r.line = PQgetvalue(res, 0, 3);
+			r.line_len = (size_t)PQgetlength(res, 0, 3);
+			rows++;
+			if (cb && cb(&r, arg) != 0)
+				stop = 1;       /* the rest is read and dropped */
+		} else if (s != PGRES_SINGLE_TUPLE && s != PGRES_TUPLES_OK && !failed) {
+			failed = 1;
+			fail_res(st, res);
+			continue;           /* fail_res cleared it */
+		}
+		PQclear(res);
+	}
+	if (timed_out) {
+		/* Drain what the cancel brings, within a second more. */
+		int again = 0;
+		while ((res = next_result(p->conn, mono_ms() + 1000, &again)) != NULL)
+			PQclear(res);
+		if (again)
+			PQreset(p->conn);
+		bc_store_set_err(st, "query timed out after %d s", st->timeout_s);
+		return -1;
+	}
+	if (failed)
+		return -1;
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		pg_err(st, "PostgreSQL: ", PQerrorMessage(p->conn));
+		return -1;
+	}
 	return rows;
 }
 

@@ -103,7 +103,7 @@ static int sq_open(struct bc_store *st, const char *path)
 		                 q->db ? sqlite3_errmsg(q->db) : "out of memory");
 		return -1;
 	}
-	sqlite3_busy_timeout(q->db, BUSY_MS);
+	sqlite3_busy_timeout(q->db, st->timeout_s > 0 ? st->timeout_s * 1000 : BUSY_MS);
 	if (exec_retry(q->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
 	    exec_retry(q->db, schema) != SQLITE_OK) {
 		bc_store_set_err(st, "cannot open SQLite database %s: %s", path,

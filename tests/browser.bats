@@ -35,11 +35,11 @@ page_served() { curl -sf "http://127.0.0.1:$PAGE_PORT/stream.html" >/dev/null; }
 setup() {
 	bc_setup
 	[ -x "$CHROMIUM" ] || { echo "no $CHROMIUM: make test-deps installs the chromium package"; return 1; }
-	start_hub
 	PAGE_PORT=$(free_port)
+	PAGE_ORIGIN="http://127.0.0.1:$PAGE_PORT"
+	start_hub --cors-origin "$PAGE_ORIGIN"
 	bg python3 -m http.server --bind 127.0.0.1 --directory "$REPO/tests/browser" "$PAGE_PORT" 2>"$T/http.log"
 	wait_for 10 page_served
-	PAGE_ORIGIN="http://127.0.0.1:$PAGE_PORT"
 }
 
 # start_browser THREAD: headless Chromium on the test page, waits until
@@ -63,11 +63,11 @@ subs_are_thread_1() {
 	curl -sf "$BCAST_HUB/metrics" | grep -qx 'bcast_hub_subscribers{stream="thread"} 1'
 }
 
-@test "the hub's SSE stream allows a page of another origin (CORS)" {
+@test "the hub's SSE stream allows a page of a listed origin (CORS), not a wildcard" {
 	curl -s -D "$T/headers" -o /dev/null --max-time 1 -H "Origin: $PAGE_ORIGIN" \
 		"$BCAST_HUB/api/runs/cors/logs/stream" || true
 	grep -qi '^content-type: text/event-stream' "$T/headers"
-	grep -Eqi "^access-control-allow-origin: (\*|$PAGE_ORIGIN)"$'\r'"?$" "$T/headers"
+	grep -Eqi "^access-control-allow-origin: $PAGE_ORIGIN"$'\r'"?$" "$T/headers"
 }
 
 @test "Chromium's EventSource shows the lines POSTed after it connected, in order, intact" {
@@ -95,4 +95,96 @@ assert got == want, "DOM %r != POSTed %r" % (got, want)
 	[ "$(js 'document.body.dataset.state')" = open ]
 	[ "$(js 'JSON.stringify([...document.querySelectorAll("#log li")].map(li => +li.dataset.seq))')" = "[10,11,12,13,14,15]" ]
 	[ "$(js 'document.querySelectorAll("#log b").length')" = 0 ]
+}
+
+# open_page THREAD: headless Chromium on tests/browser/auth.html (functions
+# the test calls: readHistory, signIn, listen), waits until it is loaded.
+open_page() {
+	local url="$PAGE_ORIGIN/auth.html?hub=$BCAST_HUB&thread=$1"
+	bg "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+		--disable-quic --no-first-run --no-default-browser-check \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--disable-extensions --mute-audio --user-data-dir="$T/chrome" \
+		--remote-debugging-port=0 "$url" 2>"$T/chrome.log"
+	wait_for 30 page_state_is idle || { tail -20 "$T/chrome.log"; return 1; }
+}
+dataset_is() { [ "$(js "document.body.dataset.$1")" = "$2" ]; }
+dataset_done() { local v; v=$(js "document.body.dataset.$1") && [ -n "$v" ] && [ "$v" != pending ]; }
+state_settled() { local v; v=$(js 'document.body.dataset.state') && [ "$v" = open ] || [ "$v" = error ]; }
+hub_metric() { curl -sf -H "Authorization: Bearer ${READ:-x}" "$BCAST_HUB/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+
+# a run with one stored line in DB, then a hub on it started with ARGS.
+hub_with_history() {
+	local db
+	db=$(sqlite_db)
+	stop_hub
+	bcast-emit -t secret-run --redis none --db "$db" --hub "http://127.0.0.1:1" <<<"DB_PASSWORD=hunter2" 2>/dev/null || true
+	[ "$(sqlite3 "${db#sqlite:}" 'SELECT count(*) FROM thread_logs')" = 1 ]
+	start_hub --db "$db" "$@"
+}
+
+@test "Chromium: a page of an unlisted origin cannot read history or a stream, even from an open hub" {
+	hub_with_history
+	open_page secret-run
+	js 'readHistory()'
+	wait_for 10 dataset_done history
+	[ "$(js 'document.body.dataset.history')" = blocked ]
+	js 'listen()'
+	wait_for 10 state_settled
+	[ "$(js 'document.body.dataset.state')" = error ]
+	post_lines secret-run 2 "live secret"
+	sleep 1
+	[ "$(js 'document.querySelectorAll("#log li").length')" = 0 ]
+	[ "$(hub_metric 'bcast_hub_subscribers{stream="thread"}')" = 0 ]
+	[ "$(hub_metric 'bcast_hub_rejected_total{reason="forbidden"}')" -ge 2 ]
+}
+
+@test "Chromium: a page of a listed origin reads history and the stream" {
+	hub_with_history --cors-origin "$PAGE_ORIGIN"
+	open_page secret-run
+	js 'readHistory()'
+	wait_for 10 dataset_done history
+	[[ "$(js 'document.body.dataset.history')" == "200 "*'"line":"DB_PASSWORD=hunter2"'* ]]
+	js 'listen()'
+	wait_for 10 state_settled
+	[ "$(js 'document.body.dataset.state')" = open ]
+	wait_for 10 subs_are_thread_1
+	post_lines secret-run 2 "live line"
+	wait_for 10 dom_count_is 1
+	[ "$(js 'document.querySelector("#log li").textContent')" = "live line" ]
+}
+
+@test "Chromium: with read access, EventSource works with the HttpOnly cookie from POST /auth/session, and not before" {
+	READ=browser-read-token
+	printf '%s\n' "$READ" >"$T/read.token"
+	hub_with_history --cors-origin "$PAGE_ORIGIN" --read-token-file "$T/read.token"
+	open_page secret-run
+	js 'readHistory()'
+	wait_for 10 dataset_done history
+	[[ "$(js 'document.body.dataset.history')" == "401 "* ]]
+	js 'listen()'
+	wait_for 10 state_settled
+	[ "$(js 'document.body.dataset.state')" = error ]
+	js 'signIn("wrong-token")'
+	wait_for 10 dataset_done session
+	[ "$(js 'document.body.dataset.session')" = 401 ]
+	js "signIn('$READ')"
+	wait_for 10 dataset_done session
+	[ "$(js 'document.body.dataset.session')" = 204 ]
+	# HttpOnly: the page's script cannot see it.
+	[ "$(js 'document.cookie')" = "" ]
+	js 'listen()'
+	wait_for 10 state_settled
+	[ "$(js 'document.body.dataset.state')" = open ]
+	wait_for 10 subs_are_thread_1_auth
+	post_lines secret-run 2 "after sign-in"
+	wait_for 10 dom_count_is 1
+	[ "$(js 'document.querySelector("#log li").textContent')" = "after sign-in" ]
+	js 'readHistory()'
+	wait_for 10 dataset_done history
+	[[ "$(js 'document.body.dataset.history')" == "200 "*hunter2* ]]
+}
+
+subs_are_thread_1_auth() {
+	curl -sf -H "Authorization: Bearer $READ" "$BCAST_HUB/metrics" | grep -qx 'bcast_hub_subscribers{stream="thread"} 1'
 }

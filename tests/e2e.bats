@@ -132,7 +132,8 @@ run_error() {
 	run bcast-emit -t 'bad/../id' --redis none --db "$db" <<<"x"
 	[ "$status" -eq 64 ]
 	[[ "$output" == *"bcast-emit: "*"thread"* ]]
-	run curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"thread_id":"a b","seq":1,"line":"x"}' \
+	run curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/x-ndjson' \
+		--data-binary '{"thread_id":"a b","seq":1,"line":"x"}' \
 		"$BCAST_HUB/api/runs/a%20b/logs"
 	[ "$output" = 400 ]
 	run curl -s -o /dev/null -w '%{http_code}' "$BCAST_HUB/admin/runs/a'b/logs"

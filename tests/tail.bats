@@ -165,7 +165,7 @@ assert evs[1]["data"] == {"exit_code": 3}, evs
 import json
 print(json.dumps({"thread_id": "big", "seq": 1, "line": "\x01" * 900000}))
 print(json.dumps({"thread_id": "big", "seq": 2, "line": "small"}))' >"$T/big.ndjson"
-	curl -sf -X POST --data-binary @"$T/big.ndjson" "$BCAST_HUB/api/runs/big/logs" >/dev/null
+	curl -sf -X POST -H 'Content-Type: application/x-ndjson' --data-binary @"$T/big.ndjson" "$BCAST_HUB/api/runs/big/logs" >/dev/null
 	wait_exit "$BG_PID" 10
 	[ "$EXIT_STATUS" -eq 0 ]
 	[ "$(cat "$T/out")" = "small" ]

@@ -8,16 +8,31 @@
  * tracker, and the timer is armed. A reference on the bufferevent keeps it
  * valid until then. Trackers are found from the connection through a
  * small hash table. When the timer fires the connection is freed, which
- * runs the close callback. */
+ * runs the close callback.
+ *
+ * Limits: attached connections also sit on a list, oldest activity first
+ * (opened, or last answer written). When a new connection puts its client
+ * address over the per-address cap, or the hub over the total cap, idle
+ * connections of that address (or of any) are closed, oldest first, until
+ * the count is back under the cap. Idle means waiting for a request for
+ * at least IDLE_GRACE_MS: a connection busy with a request or its answer,
+ * or just opened, is never chosen (a burst of clients that send their
+ * requests at once all get in). A slow drip of idle connections can so
+ * hold at most the caps, and a new client always gets in past them.
+ * Counting an address walks the list: the caps keep it to a few hundred
+ * entries. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "conns.h"
 
 #define MAX_SINGLE_READ (256 * 1024)
 #define MAX_SINGLE_WRITE (1024 * 1024)
 #define BUCKETS_MIN 256
+#define IDLE_GRACE_MS 1000
 
 struct conn {
 	struct conns *cs;
@@ -26,6 +41,12 @@ struct conn {
 	struct event *deadline;
 	struct conn *hnext;
 	struct conn *pnext;
+	struct conn *lprev, *lnext;   /* activity list, oldest first */
+	int busy;                     /* between a request and its answer */
+	int64_t since_ms;             /* opened, or last answer written */
+	void (*done)(void *);         /* conns_on_done() */
+	void *done_arg;
+	char addr[48];
 };
 
 struct conns {
@@ -35,6 +56,9 @@ struct conns {
 	size_t nbuckets, n;
 	struct conn *pending;
 	struct event *attach_ev;
+	struct conn *lhead, *ltail;
+	size_t max_total, max_per_addr;
+	unsigned long long *evicted;
 };
 
 static size_t slot_of(const struct conns *cs, const void *evcon)
@@ -84,6 +108,30 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
+static void lru_remove(struct conns *cs, struct conn *c)
+{
+	if (c->lprev != NULL)
+		c->lprev->lnext = c->lnext;
+	else if (cs->lhead == c)
+		cs->lhead = c->lnext;
+	if (c->lnext != NULL)
+		c->lnext->lprev = c->lprev;
+	else if (cs->ltail == c)
+		cs->ltail = c->lprev;
+	c->lprev = c->lnext = NULL;
+}
+
+static void lru_append(struct conns *cs, struct conn *c)
+{
+	c->lprev = cs->ltail;
+	c->lnext = NULL;
+	if (cs->ltail != NULL)
+		cs->ltail->lnext = c;
+	else
+		cs->lhead = c;
+	cs->ltail = c;
+}
+
 static void unlink_conn(struct conn *c)
 {
 	struct conn **p = find(c->cs, c->evcon);
@@ -91,7 +139,17 @@ static void unlink_conn(struct conn *c)
 	if (*p == c) {
 		*p = c->hnext;
 		c->cs->n--;
+		lru_remove(c->cs, c);
 	}
+}
+
+static void run_done(struct conn *c)
+{
+	void (*fn)(void *) = c->done;
+
+	c->done = NULL;
+	if (fn != NULL)
+		fn(c->done_arg);
 }
 
 static void on_close(struct evhttp_connection *evcon, void *arg)
@@ -99,6 +157,7 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 	struct conn *c = arg;
 
 	(void)evcon;
+	run_done(c);
 	unlink_conn(c);
 	conn_free(c);
 }
@@ -110,6 +169,54 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	evhttp_connection_free(c->evcon);   /* runs on_close: c is gone */
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The oldest idle connection (see the top), of address addr unless it is
+ * NULL; NULL if there is none. The list is in activity order, so the
+ * search stops at the first one too young. */
+static struct conn *oldest_idle(struct conns *cs, const char *addr)
+{
+	int64_t limit = now_ms() - IDLE_GRACE_MS;
+
+	for (struct conn *o = cs->lhead; o != NULL && o->since_ms <= limit;
+	     o = o->lnext)
+		if (!o->busy && (addr == NULL || strcmp(o->addr, addr) == 0))
+			return o;
+	return NULL;
+}
+
+static void evict(struct conns *cs, struct conn *o)
+{
+	if (cs->evicted != NULL)
+		(*cs->evicted)++;
+	evhttp_connection_free(o->evcon);   /* runs on_close: o is gone */
+}
+
+/* Close idle connections while c's arrival has its address or the hub
+ * over a cap (see the top). */
+static void enforce(struct conns *cs, struct conn *c)
+{
+	size_t same = 0;
+	struct conn *o;
+
+	if (cs->max_per_addr > 0) {
+		for (o = cs->lhead; o != NULL; o = o->lnext)
+			same += strcmp(o->addr, c->addr) == 0;
+		for (; same > cs->max_per_addr && (o = oldest_idle(cs, c->addr)) != NULL;
+		     same--)
+			evict(cs, o);
+	}
+	while (cs->max_total > 0 && cs->n > cs->max_total &&
+	       (o = oldest_idle(cs, NULL)) != NULL)
+		evict(cs, o);
 }
 
 static void on_attach(evutil_socket_t fd, short what, void *arg)
@@ -130,15 +237,24 @@ static void on_attach(evutil_socket_t fd, short what, void *arg)
 			conn_free(c);          /* evhttp already dropped it */
 		} else {
 			struct conn **p;
+			char *host = NULL;
+			ev_uint16_t port = 0;
 			c->evcon = cbarg;
+			evhttp_connection_get_peer(c->evcon, &host, &port);
+			snprintf(c->addr, sizeof c->addr, "%s", host != NULL ? host : "");
 			if (cs->n >= cs->nbuckets)
 				grow(cs);
 			p = find(cs, c->evcon);
 			c->hnext = *p;
 			*p = c;
 			cs->n++;
+			c->since_ms = now_ms();
+			lru_append(cs, c);
 			evhttp_connection_set_closecb(c->evcon, on_close, c);
 			evtimer_add(c->deadline, &cs->timeout);
+			bufferevent_decref(bev);
+			enforce(cs, c);
+			continue;
 		}
 		bufferevent_decref(bev);
 	}
@@ -177,6 +293,11 @@ static void on_complete(struct evhttp_request *req, void *arg)
 	struct conn *c = arg;
 
 	(void)req;
+	run_done(c);
+	c->busy = 0;
+	c->since_ms = now_ms();
+	lru_remove(c->cs, c);
+	lru_append(c->cs, c);
 	evtimer_add(c->deadline, &c->cs->timeout);
 }
 
@@ -188,6 +309,7 @@ void conns_request_started(struct conns *cs, struct evhttp_request *req)
 	if (evcon == NULL || (c = *find(cs, evcon)) == NULL)
 		return;
 	event_del(c->deadline);
+	c->busy = 1;
 	evhttp_request_set_on_complete_cb(req, on_complete, c);
 }
 
@@ -195,8 +317,25 @@ void conns_answered(struct conns *cs, struct evhttp_connection *evcon)
 {
 	struct conn *c = *find(cs, evcon);
 
-	if (c != NULL)
+	if (c != NULL) {
+		c->since_ms = now_ms();
+		lru_remove(cs, c);
+		lru_append(cs, c);
 		evtimer_add(c->deadline, &cs->timeout);
+	}
+}
+
+int conns_on_done(struct conns *cs, struct evhttp_request *req,
+                  void (*fn)(void *), void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct conn *c;
+
+	if (evcon == NULL || (c = *find(cs, evcon)) == NULL || c->done != NULL)
+		return -1;
+	c->done = fn;
+	c->done_arg = arg;
+	return 0;
 }
 
 void conns_forget(struct conns *cs, struct evhttp_request *req)
@@ -212,7 +351,9 @@ void conns_forget(struct conns *cs, struct evhttp_request *req)
 	conn_free(c);
 }
 
-struct conns *conns_new(struct event_base *base, int timeout_s)
+struct conns *conns_new(struct event_base *base, int timeout_s,
+                        size_t max_total, size_t max_per_addr,
+                        unsigned long long *evicted)
 {
 	struct conns *cs = calloc(1, sizeof *cs);
 
@@ -220,6 +361,9 @@ struct conns *conns_new(struct event_base *base, int timeout_s)
 		return NULL;
 	cs->base = base;
 	cs->timeout.tv_sec = timeout_s;
+	cs->max_total = max_total;
+	cs->max_per_addr = max_per_addr;
+	cs->evicted = evicted;
 	cs->nbuckets = BUCKETS_MIN;
 	cs->buckets = calloc(cs->nbuckets, sizeof *cs->buckets);
 	cs->attach_ev = event_new(base, -1, 0, on_attach, cs);

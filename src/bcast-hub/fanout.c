@@ -104,6 +104,7 @@ struct sub {
 	struct qent *q;                 /* ring of unsent blocks */
 	size_t qhead, qlen, qcap;
 	size_t backlog;                 /* unsent bytes */
+	struct event *expire;           /* ends the stream when its credential does */
 };
 
 struct stream {
@@ -335,6 +336,8 @@ static void sub_close(struct fanout *f, struct sub *u)
 		event_free(u->rev);
 	if (u->wev != NULL)
 		event_free(u->wev);
+	if (u->expire != NULL)
+		event_free(u->expire);
 	if (u->fd >= 0)
 		close(u->fd);
 	free(u->filter);
@@ -547,6 +550,16 @@ static void sub_send(struct fanout *f, struct sub *u, struct block *b)
 	}
 	if (sub_put(f, u, b) == 0)
 		f->m->events_delivered += b->frames;
+}
+
+static void on_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct sub *u = arg;
+
+	(void)fd;
+	(void)what;
+	if (u->stream != NULL)
+		sub_end(u->f, u, ": closed: credential expired\n\n");
 }
 
 static int filter_match(const struct fanout_filter *flt, const char *type,
@@ -782,7 +795,7 @@ static int steal_fd(struct fanout *f, struct evhttp_request *req)
 
 int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
                      enum fanout_kind kind, const char *tid,
-                     const struct fanout_filter *filter)
+                     const struct fanout_filter *filter, long long until)
 {
 	static const int one = 1;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -817,8 +830,6 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 	evhttp_add_header(h, "Content-Type", "text/event-stream");
 	evhttp_add_header(h, "Cache-Control", "no-cache");
 	evhttp_add_header(h, "X-Accel-Buffering", "no");
-	if (evhttp_find_header(h, "Access-Control-Allow-Origin") == NULL)
-		evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
 	evhttp_add_header(h, "Connection", "close");
 	bc_buf_init(&head, 0);
 	if (bc_buf_append(&head, "                  ", HEAD_ROOM) != 0 ||
@@ -835,8 +846,17 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 	u->fd = steal_fd(f, req);
 	u->rev = event_new(f->base, u->fd, EV_READ | EV_PERSIST, on_read, u);
 	u->wev = event_new(f->base, u->fd, EV_WRITE | EV_PERSIST, on_write, u);
+	if (until > 0) {
+		long long left = until - (long long)time(NULL);
+		struct timeval tv = { left > 0 ? (time_t)left : 0, 0 };
+		u->expire = evtimer_new(f->base, on_expire, u);
+		if (u->expire != NULL && evtimer_add(u->expire, &tv) != 0) {
+			event_free(u->expire);
+			u->expire = NULL;
+		}
+	}
 	if (u->fd < 0 || u->rev == NULL || u->wev == NULL ||
-	    event_add(u->rev, NULL) != 0) {
+	    (until > 0 && u->expire == NULL) || event_add(u->rev, NULL) != 0) {
 		/* req is gone once the socket is ours: answer nothing, close. */
 		block_unref(b);
 		stream_maybe_remove(f, s);
@@ -854,6 +874,8 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 	block_unref(b);
 	return 0;
 fail:
+	if (u->expire != NULL)
+		event_free(u->expire);
 	free(u->filter);
 	free(u);
 	return -1;

@@ -60,12 +60,14 @@ void fanout_free(struct fanout *f);
  * response head carries the headers already set on req's output headers
  * plus the SSE ones. On success the fan-out takes the socket over and
  * frees req and its evhttp connection: neither may be used afterwards.
- * The subscriber lives until its socket closes. Returns 0, or -1 on
+ * The subscriber lives until its socket closes, or until the time until
+ * (seconds since the epoch; 0: no end), when its stream is ended with the
+ * comment ": closed: credential expired". Returns 0, or -1 on
  * out-of-memory (nothing was sent; req is untouched and the caller
  * answers it). */
 int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
                      enum fanout_kind kind, const char *tid,
-                     const struct fanout_filter *filter);
+                     const struct fanout_filter *filter, long long until);
 
 /* Queue n bytes of ready SSE frames (count events) of thread tid for the
  * global stream and tid's stream. The bytes are copied; delivery happens

@@ -72,6 +72,17 @@ size_t guard_max_clients(long long nofile, size_t want)
 	return (unsigned long long)room < want ? (size_t)room : want;
 }
 
+size_t guard_max_conns(long long nofile, size_t want)
+{
+	long long reserve, room;
+
+	if (nofile < 0)
+		return want;
+	reserve = nofile / 2 < GUARD_FD_RESERVE ? nofile / 2 : GUARD_FD_RESERVE;
+	room = reserve - 32 < 8 ? 8 : reserve - 32;
+	return (unsigned long long)room < want ? (size_t)room : want;
+}
+
 static void on_libevent_log(int severity, const char *msg)
 {
 	int64_t now = bc_now_ms();

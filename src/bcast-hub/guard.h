@@ -28,6 +28,12 @@ long long guard_raise_nofile(void);
  * of nofile when that is smaller), at least 1. */
 size_t guard_max_clients(long long nofile, size_t want);
 
+/* The non-stream connections allowed under an open-file limit of nofile
+ * when want were asked for: want, or the reserve left for them by
+ * guard_max_clients() minus 32 (for the database, the listener, logs),
+ * at least 8. */
+size_t guard_max_conns(long long nofile, size_t want);
+
 /* Route libevent's log messages to standard error as "PROG: libevent:
  * MESSAGE", at most a few per GUARD_LOG_PERIOD_S; the number left out is
  * reported with the next message that passes. Call before anything else

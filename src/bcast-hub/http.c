@@ -27,6 +27,7 @@
 #include "bc_record.h"
 #include "bc_sse.h"
 #include "bc_tid.h"
+#include "auth.h"
 #include "hub.h"
 #include "page.h"
 #include "rest.h"
@@ -34,27 +35,34 @@
 
 enum route {
 	R_NONE, R_HEALTHZ, R_METRICS, R_LOGS_STREAM, R_THREAD_STREAM,
-	R_INGEST, R_ADMIN_STREAM, R_ADMIN_POST, R_HISTORY, R_RUNS, R_PAGE
+	R_INGEST, R_ADMIN_STREAM, R_ADMIN_POST, R_HISTORY, R_RUNS, R_PAGE,
+	R_SESSION
 };
 
-enum { M_GET = 1, M_POST = 2 };
+enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
 
+/* need: what auth.c checks; ctype: the media type a POST body must have. */
 static const struct {
 	enum route r;
 	int methods;      /* M_GET also admits HEAD, except for streams */
 	int stream;
+	enum auth_need need;
+	const char *ctype;
 	const char *allow;
 } routes[] = {
-	{ R_HEALTHZ, M_GET, 0, "GET, HEAD, OPTIONS" },
-	{ R_METRICS, M_GET, 0, "GET, HEAD, OPTIONS" },
-	{ R_LOGS_STREAM, M_GET, 1, "GET, OPTIONS" },
-	{ R_THREAD_STREAM, M_GET, 1, "GET, OPTIONS" },
-	{ R_INGEST, M_POST, 0, "POST, OPTIONS" },
-	{ R_ADMIN_STREAM, M_GET, 1, "GET, OPTIONS" },
-	{ R_ADMIN_POST, M_POST, 0, "POST, OPTIONS" },
-	{ R_HISTORY, M_GET, 0, "GET, HEAD, OPTIONS" },
-	{ R_RUNS, M_GET, 0, "GET, HEAD, OPTIONS" },
-	{ R_PAGE, M_GET, 0, "GET, HEAD, OPTIONS" },
+	{ R_HEALTHZ, M_GET, 0, AUTH_OPEN, NULL, "GET, HEAD, OPTIONS" },
+	{ R_METRICS, M_GET, 0, AUTH_METRICS, NULL, "GET, HEAD, OPTIONS" },
+	{ R_LOGS_STREAM, M_GET, 1, AUTH_READ, NULL, "GET, OPTIONS" },
+	{ R_THREAD_STREAM, M_GET, 1, AUTH_READ, NULL, "GET, OPTIONS" },
+	{ R_INGEST, M_POST, 0, AUTH_PUBLISH, "application/x-ndjson", "POST, OPTIONS" },
+	{ R_ADMIN_STREAM, M_GET, 1, AUTH_READ, NULL, "GET, OPTIONS" },
+	{ R_ADMIN_POST, M_POST, 0, AUTH_PUBLISH, "application/json", "POST, OPTIONS" },
+	{ R_HISTORY, M_GET, 0, AUTH_READ, NULL, "GET, HEAD, OPTIONS" },
+	{ R_RUNS, M_GET, 0, AUTH_READ, NULL, "GET, HEAD, OPTIONS" },
+	/* The viewer page holds no log data: it loads without a credential
+	 * and signs in (POST /auth/session) when its reads answer 401. */
+	{ R_PAGE, M_GET, 0, AUTH_OPEN, NULL, "GET, HEAD, OPTIONS" },
+	{ R_SESSION, M_POST | M_DELETE, 0, AUTH_OPEN, NULL, "POST, DELETE, OPTIONS" },
 };
 
 struct target {
@@ -86,7 +94,6 @@ static void add_common_headers(struct evhttp_request *req, const char *ctype)
 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
 }
 
 static void send_buf(struct evhttp_request *req, int code, const char *ctype,
@@ -159,6 +166,55 @@ void hub_send_error(struct hub *h, struct evhttp_request *req, int code,
 	evbuffer_free(b);
 }
 
+void hub_send_busy(struct hub *h, struct evhttp_request *req)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+	evhttp_remove_header(out, "X-Next-After");
+	evhttp_remove_header(out, "X-Next-Before");
+	evhttp_add_header(out, "Retry-After", BUDGET_RETRY_AFTER);
+	hub_send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MEMORY,
+	               "busy: the hub's memory for answers (--memory-cap %zu "
+	               "bytes) is in use; retry", h->budget.cap);
+}
+
+struct held {
+	struct budget *b;
+	size_t n;
+};
+
+static void give_back(void *arg)
+{
+	struct held *hd = arg;
+
+	budget_give(hd->b, hd->n);
+	free(hd);
+}
+
+void hub_send_held(struct hub *h, struct evhttp_request *req, int code,
+                   const char *ctype, struct bc_buf *body, size_t taken)
+{
+	struct held *hd = malloc(sizeof *hd);
+	size_t n = body->len;
+
+	if (hd == NULL || (taken == 0 && budget_take(&h->budget, n) != 0)) {
+		if (taken > 0)
+			budget_give(&h->budget, taken);
+		free(hd);
+		bc_buf_free(body);
+		hub_send_busy(h, req);
+		return;
+	}
+	hd->b = &h->budget;
+	hd->n = n;
+	if (conns_on_done(h->conns, req, give_back, hd) != 0) {
+		hub_send_owned(req, code, ctype, body);
+		give_back(hd);
+		return;
+	}
+	hub_send_owned(req, code, ctype, body);
+}
+
 /* Decode the n-byte path segment seg into t->tid; t->tid_ok tells if it is
  * a valid thread id. */
 static void take_tid(struct target *t, const char *seg, size_t n)
@@ -216,6 +272,8 @@ static void parse_target(const char *path, struct target *t)
 		t->r = R_ADMIN_POST;
 	else if (strcmp(path, "/admin/runs") == 0)
 		t->r = R_RUNS;
+	else if (strcmp(path, "/auth/session") == 0)
+		t->r = R_SESSION;
 	else if (!match_tid_route(t, path, "/api/runs/", "logs", R_INGEST) &&
 	         !match_tid_route(t, path, "/api/runs/", "logs/stream", R_THREAD_STREAM) &&
 	         !match_tid_route(t, path, "/admin/runs/", "logs", R_HISTORY))
@@ -224,29 +282,26 @@ static void parse_target(const char *path, struct target *t)
 
 int hub_token_ok(const struct hub *h, const char *a, size_t n)
 {
-	size_t tn;
-	unsigned char diff = 0;
-
-	if (h->token == NULL)
-		return 1;
-	if (a == NULL || n < 7 || strncasecmp(a, "Bearer ", 7) != 0)
-		return 0;
-	for (a += 7, n -= 7; n > 0 && *a == ' '; a++, n--)
-		;
-	tn = strlen(h->token);
-	if (n != tn)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(a[i] ^ h->token[i]);
-	return diff == 0;
+	return auth_publish_ok(h->auth, a, n);
 }
 
-static int authorized(const struct hub *h, struct evhttp_request *req)
+/* True if req's Content-Type is the media type want (parameters such as
+ * "; charset=utf-8" aside). */
+static int ctype_is(struct evhttp_request *req, const char *want)
 {
-	const char *a = evhttp_find_header(evhttp_request_get_input_headers(req),
-	                                   "Authorization");
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
+	                                   "Content-Type");
+	size_t n = strlen(want);
 
-	return hub_token_ok(h, a, a != NULL ? strlen(a) : 0);
+	if (v == NULL)
+		return 0;
+	while (*v == ' ')
+		v++;
+	if (strncasecmp(v, want, n) != 0)
+		return 0;
+	for (v += n; *v == ' ' || *v == '\t'; v++)
+		;
+	return *v == '\0' || *v == ';';
 }
 
 int hub_ingest_target(const char *path, size_t n, char *tid)
@@ -330,10 +385,17 @@ int hub_ingest_line(const char *tid, const char *p, size_t n,
 static void handle_ingest(struct hub *h, struct evhttp_request *req,
                           const char *tid)
 {
-	size_t len, count = 0, lineno = 0;
+	size_t len, count = 0, lineno = 0, held;
 	const char *body = body_of(req, &len);
 	struct bc_buf frames, json;
 	char err[256], ok[64];
+
+	/* The body, and its frames (about as large again once framed). */
+	held = 2 * len + 4096;
+	if (budget_take(&h->budget, held) != 0) {
+		hub_send_busy(h, req);
+		return;
+	}
 
 	/* JSON re-encoding can grow a line (U+FFFD for bad bytes), never 4x. */
 	bc_buf_init(&frames, 4 * h->max_body + 65536);
@@ -369,6 +431,7 @@ static void handle_ingest(struct hub *h, struct evhttp_request *req,
 out:
 	bc_buf_free(&frames);
 	bc_buf_free(&json);
+	budget_give(&h->budget, held);
 }
 
 static void handle_admin_post(struct hub *h, struct evhttp_request *req)
@@ -468,7 +531,7 @@ out:
 }
 
 static void handle_stream(struct hub *h, struct evhttp_request *req,
-                          const struct target *t)
+                          const struct target *t, long long until)
 {
 	struct fanout_filter flt;
 	enum fanout_kind kind = t->r == R_LOGS_STREAM ? FANOUT_GLOBAL
@@ -489,7 +552,7 @@ static void handle_stream(struct hub *h, struct evhttp_request *req,
 	}
 	conns_forget(h->conns, req);
 	if (fanout_subscribe(h->fanout, req, kind, t->tid,
-	                     kind == FANOUT_ADMIN ? &flt : NULL) != 0)
+	                     kind == FANOUT_ADMIN ? &flt : NULL, until) != 0)
 		hub_send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
 		           "not accepting subscribers");
 }
@@ -513,17 +576,76 @@ static void handle_metrics(struct hub *h, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
-static void handle_options(struct evhttp_request *req, const char *allow)
+static void handle_options(struct hub *h, struct evhttp_request *req,
+                           const char *allow)
 {
-	struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
-
-	evhttp_add_header(hd, "Allow", allow);
-	evhttp_add_header(hd, "Access-Control-Allow-Origin", "*");
-	evhttp_add_header(hd, "Access-Control-Allow-Methods", allow);
-	evhttp_add_header(hd, "Access-Control-Allow-Headers",
-	                  "Authorization, Content-Type, Last-Event-ID");
-	evhttp_add_header(hd, "Access-Control-Max-Age", "86400");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	auth_preflight(h->auth, req, allow);
 	evhttp_send_reply(req, HTTP_NOCONTENT, NULL, NULL);
+}
+
+static void handle_session(struct hub *h, struct evhttp_request *req)
+{
+	struct auth_verdict v;
+
+	auth_session(h->auth, req, &v);
+	if (v.code != 0)
+		hub_send_error(h, req, v.code, HUB_REJ_UNAUTHORIZED, "%s", v.why);
+	else
+		evhttp_send_reply(req, HTTP_NOCONTENT, NULL, NULL);
+}
+
+/* The thread a read of t is about: its {tid}, the ?thread_id= filter of an
+ * admin stream, or NULL (every thread). */
+static const char *read_scope(struct evhttp_request *req,
+                              const struct target *t, char *buf, size_t n)
+{
+	const char *query;
+	struct evkeyvalq q;
+	const char *v;
+
+	if (t->r == R_THREAD_STREAM || t->r == R_HISTORY)
+		return t->tid;
+	if (t->r != R_ADMIN_STREAM)
+		return NULL;
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	TAILQ_INIT(&q);
+	if (query == NULL || evhttp_parse_query_str(query, &q) != 0) {
+		evhttp_clear_headers(&q);
+		return NULL;
+	}
+	v = evhttp_find_header(&q, "thread_id");
+	if (v != NULL && bc_tid_valid(v))
+		snprintf(buf, n, "%s", v);
+	evhttp_clear_headers(&q);
+	return buf[0] != '\0' ? buf : NULL;
+}
+
+/* The auth hook of the router: 0 when req may go on (*until: when its
+ * credential expires, 0 never), else it has been answered. */
+static int gate(struct hub *h, struct evhttp_request *req, int route, int m,
+                const struct target *t, long long *until)
+{
+	struct auth_verdict v;
+	char scope[BC_TID_MAX + 1] = "";
+
+	*until = 0;
+	if (m == M_POST && routes[route].ctype != NULL &&
+	    !ctype_is(req, routes[route].ctype)) {
+		hub_send_error(h, req, 415, HUB_REJ_MEDIA_TYPE,
+		               "Content-Type must be %s", routes[route].ctype);
+		return -1;
+	}
+	auth_check(h->auth, req, routes[route].need,
+	           t->tid_ok ? read_scope(req, t, scope, sizeof scope) : NULL, &v);
+	if (v.code != 0) {
+		hub_send_error(h, req, v.code, v.code == 401 ? HUB_REJ_UNAUTHORIZED
+		                                             : HUB_REJ_FORBIDDEN,
+		               "%s", v.why);
+		return -1;
+	}
+	*until = v.until;
+	return 0;
 }
 
 void hub_http_handle(struct evhttp_request *req, void *arg)
@@ -533,6 +655,7 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct target t;
 	size_t i;
+	long long until;
 	int m;
 
 	h->metrics.http_requests++;
@@ -545,13 +668,27 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 		hub_send_error(h, req, HTTP_NOTFOUND, HUB_REJ_NOT_FOUND, "no such endpoint");
 		return;
 	}
+	if (auth_host(h->auth, req) != 0) {
+		hub_send_error(h, req, 403, HUB_REJ_FORBIDDEN,
+		               "Host not allowed: with reads open, reach the hub by "
+		               "IP address or localhost (or configure a read "
+		               "credential)");
+		return;
+	}
+	if (auth_origin(h->auth, req) != 0) {
+		hub_send_error(h, req, 403, HUB_REJ_FORBIDDEN,
+		               "cross-origin request refused: origin not listed "
+		               "(bcast-hub --cors-origin)");
+		return;
+	}
 	if (cmd == EVHTTP_REQ_OPTIONS) {
-		handle_options(req, routes[i].allow);
+		handle_options(h, req, routes[i].allow);
 		return;
 	}
 	m = cmd == EVHTTP_REQ_GET ? M_GET
 	  : cmd == EVHTTP_REQ_HEAD && !routes[i].stream ? M_GET
-	  : cmd == EVHTTP_REQ_POST ? M_POST : 0;
+	  : cmd == EVHTTP_REQ_POST ? M_POST
+	  : cmd == EVHTTP_REQ_DELETE ? M_DELETE : 0;
 	if ((routes[i].methods & m) == 0) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
 		                  routes[i].allow);
@@ -559,13 +696,8 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 		           "method not allowed");
 		return;
 	}
-	if (m == M_POST && !authorized(h, req)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		                  "WWW-Authenticate", "Bearer");
-		hub_send_error(h, req, 401, HUB_REJ_UNAUTHORIZED,
-		           "missing or wrong bearer token");
+	if (gate(h, req, (int)i, m, &t, &until) != 0)
 		return;
-	}
 	if (!t.tid_ok) {
 		hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
 		           "invalid thread id");
@@ -596,7 +728,10 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 	case R_LOGS_STREAM:
 	case R_THREAD_STREAM:
 	case R_ADMIN_STREAM:
-		handle_stream(h, req, &t);
+		handle_stream(h, req, &t, until);
+		break;
+	case R_SESSION:
+		handle_session(h, req);
 		break;
 	case R_NONE:
 		break;

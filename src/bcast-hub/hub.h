@@ -12,6 +12,8 @@
 
 #include "bc_buf.h"
 #include "bc_store.h"
+#include "auth.h"
+#include "budget.h"
 #include "conns.h"
 #include "fanout.h"
 #include "metrics.h"
@@ -19,6 +21,10 @@
 
 #define HUB_HISTORY_LIMIT 1000      /* default ?limit= */
 #define HUB_HISTORY_LIMIT_MAX 10000 /* larger limits are lowered to this */
+#define HUB_MAX_CONNS 192            /* --max-conns default */
+#define HUB_MAX_CONNS_PER_ADDR 64    /* --max-conns-per-addr default */
+#define HUB_MEMORY_CAP ((long long)256 << 20) /* --memory-cap default */
+#define HUB_DB_TIMEOUT 10            /* --db-timeout default, seconds */
 
 struct hub {
 	struct event_base *base;
@@ -28,7 +34,8 @@ struct hub {
 	struct ingest *ingest;      /* streaming ingest and the accept peek */
 	struct hub_metrics metrics;
 	struct work_pool *work;     /* DB, Redis and spool reads and writes */
-	const char *token;          /* NULL: POSTs need no token */
+	struct hub_auth *auth;      /* credentials and origins (auth.h) */
+	struct budget budget;       /* --memory-cap (budget.h) */
 	size_t max_clients;
 	size_t max_body;
 	int timeout_s;              /* --timeout */
@@ -45,6 +52,15 @@ void hub_send_error(struct hub *h, struct evhttp_request *req, int code,
  * is left empty). */
 void hub_send_owned(struct evhttp_request *req, int code, const char *ctype,
                     struct bc_buf *body);
+/* Like hub_send_owned, but the bytes are held in h's memory budget until
+ * they are written. taken: the bytes of body already taken from the
+ * budget (which are then owned by this call), or 0 to take them now; when
+ * the budget cannot take them, answer 503 with Retry-After instead (and
+ * free them). */
+void hub_send_held(struct hub *h, struct evhttp_request *req, int code,
+                   const char *ctype, struct bc_buf *body, size_t taken);
+/* Answer req 503 with Retry-After: the memory budget is spent. */
+void hub_send_busy(struct hub *h, struct evhttp_request *req);
 
 /* Is the Authorization header value a (n bytes; NULL: absent) good enough
  * to publish? */

@@ -11,6 +11,7 @@
  * exits at once. */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include "bc_url.h"
 #include "cli.h"
 #include "conns.h"
+#include "authopt.h"
 #include "guard.h"
 #include "hub.h"
 #include "ingest.h"
@@ -56,8 +58,24 @@ static const char usage_text[] =
 "                           (BCAST_SPOOL, $STATE/spool)\n"
 "      --workers N          threads for DB, Redis and spool reads (default 3;\n"
 "                           one more serializes flushes)\n"
-"      --token T            require 'Authorization: Bearer T' on POST\n"
-"                           endpoints (BCAST_TOKEN)\n"
+"      --token T            publish credential: POSTs need 'Authorization:\n"
+"                           Bearer T'; it may also read (BCAST_TOKEN)\n"
+"      --token-file F       read --token from file F (BCAST_TOKEN_FILE)\n"
+"      --read-token T       read credential: every GET but /healthz then\n"
+"                           needs a credential (BCAST_READ_TOKEN)\n"
+"      --read-token-file F  read --read-token from file F\n"
+"                           (BCAST_READ_TOKEN_FILE)\n"
+"      --jwt-secret-file F  HS256 secret (32+ bytes) of scoped, expiring read\n"
+"                           tokens (BCAST_JWT_SECRET_FILE); reads then need a\n"
+"                           credential; bcast-event --mint-token makes one\n"
+"      --cors-origin O      let pages of origin O (scheme://host[:port]) read\n"
+"                           and post, with credentials; repeatable\n"
+"                           (BCAST_CORS_ORIGINS, comma-separated)\n"
+"      --cookie-secure      mark the session cookie Secure (BCAST_COOKIE_SECURE=1);\n"
+"                           also done when X-Forwarded-Proto is https\n"
+"      --metrics-public     /metrics needs no credential (BCAST_METRICS_PUBLIC=1)\n"
+"      --insecure           allow a non-loopback --listen with no publish and\n"
+"                           read credential (BCAST_INSECURE=1)\n"
 "      --keepalive SECONDS  keepalive comment period (default 15; 0: none)\n"
 "      --max-clients N      open SSE streams allowed (default 50000)\n"
 "      --backlog BYTES      unsent output a subscriber may have before it is\n"
@@ -65,16 +83,32 @@ static const char usage_text[] =
 "      --max-body BYTES     largest POST body (default 16M)\n"
 "      --timeout SECONDS    time a request may take to arrive, and a stalled\n"
 "                           write to a client may wait (default 30)\n"
+"      --max-conns N        connections other than streams (default 192,\n"
+"                           lowered to fit the open-file limit); past it idle\n"
+"                           ones are closed, oldest first (BCAST_MAX_CONNS)\n"
+"      --max-conns-per-addr N  the same for one client address (default 64;\n"
+"                           BCAST_MAX_CONNS_PER_ADDR)\n"
+"      --memory-cap BYTES   memory for history answers and request bodies\n"
+"                           being handled; past it 503 with Retry-After\n"
+"                           (default 256M; BCAST_MEMORY_CAP)\n"
+"      --db-timeout SECONDS connecting to the database, and each query, give\n"
+"                           up after this long: 503 (default 10;\n"
+"                           BCAST_DB_TIMEOUT)\n"
 "  -h, --help               show this help and exit\n"
 "      --version            show the version and exit\n"
 "\n"
-"BYTES take an optional K, M or G suffix (powers of 1024).\n"
-"Exit status: 0 after SIGTERM/SIGINT, 64 bad usage, 69 cannot listen,\n"
-"75 the Redis given with --redis or BCAST_REDIS does not answer.\n";
+"BYTES take an optional K, M or G suffix (powers of 1024). Every numeric\n"
+"option also comes from BCAST_ and its name (BCAST_MAX_BODY, ...).\n"
+"Exit status: 0 after SIGTERM/SIGINT, 64 bad usage (also: a non-loopback\n"
+"address with no credential, an unreadable credential file), 69 cannot\n"
+"listen, 75 the Redis given with --redis or BCAST_REDIS does not answer.\n";
 
 enum { OPT_LISTEN = 256, OPT_DB, OPT_REDIS, OPT_SPOOL, OPT_WORKERS, OPT_TOKEN,
        OPT_KEEPALIVE, OPT_MAX_CLIENTS, OPT_BACKLOG, OPT_MAX_BODY, OPT_TIMEOUT,
-       OPT_VERSION };
+       OPT_VERSION, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_READ_TOKEN_FILE,
+       OPT_JWT_SECRET_FILE, OPT_CORS_ORIGIN, OPT_COOKIE_SECURE,
+       OPT_METRICS_PUBLIC, OPT_INSECURE, OPT_MAX_CONNS, OPT_MAX_CONNS_PER_ADDR,
+       OPT_MEMORY_CAP, OPT_DB_TIMEOUT };
 
 static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -83,11 +117,23 @@ static const struct option long_opts[] = {
 	{ "spool", required_argument, NULL, OPT_SPOOL },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "read-token", required_argument, NULL, OPT_READ_TOKEN },
+	{ "read-token-file", required_argument, NULL, OPT_READ_TOKEN_FILE },
+	{ "jwt-secret-file", required_argument, NULL, OPT_JWT_SECRET_FILE },
+	{ "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
+	{ "cookie-secure", no_argument, NULL, OPT_COOKIE_SECURE },
+	{ "metrics-public", no_argument, NULL, OPT_METRICS_PUBLIC },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "backlog", required_argument, NULL, OPT_BACKLOG },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-conns-per-addr", required_argument, NULL, OPT_MAX_CONNS_PER_ADDR },
+	{ "memory-cap", required_argument, NULL, OPT_MEMORY_CAP },
+	{ "db-timeout", required_argument, NULL, OPT_DB_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -95,10 +141,51 @@ static const struct option long_opts[] = {
 
 struct opts {
 	long long keepalive, max_clients, backlog, max_body, timeout, workers;
+	long long max_conns, max_conns_per_addr, memory_cap, db_timeout;
 };
+
+/* The numeric options: flag, environment variable, range, K/M/G allowed. */
+enum { NUM_MAX_CLIENTS = 1, NUM_MAX_CONNS = 6 };   /* indexes below */
+static const struct numopt {
+	int id;
+	const char *flag, *env;
+	long long min, max;
+	int sized;
+	size_t off;
+} numopts[] = {
+	{ OPT_KEEPALIVE, "--keepalive", "BCAST_KEEPALIVE", 0, 86400, 0,
+	  offsetof(struct opts, keepalive) },
+	{ OPT_MAX_CLIENTS, "--max-clients", "BCAST_MAX_CLIENTS", 1, 10000000, 0,
+	  offsetof(struct opts, max_clients) },
+	{ OPT_BACKLOG, "--backlog", "BCAST_BACKLOG", 1, 1LL << 40, 1,
+	  offsetof(struct opts, backlog) },
+	{ OPT_MAX_BODY, "--max-body", "BCAST_MAX_BODY", 1, 1LL << 30, 1,
+	  offsetof(struct opts, max_body) },
+	{ OPT_TIMEOUT, "--timeout", "BCAST_TIMEOUT", 1, 86400, 0,
+	  offsetof(struct opts, timeout) },
+	{ OPT_WORKERS, "--workers", "BCAST_WORKERS", 1, 64, 0,
+	  offsetof(struct opts, workers) },
+	{ OPT_MAX_CONNS, "--max-conns", "BCAST_MAX_CONNS", 1, 1000000, 0,
+	  offsetof(struct opts, max_conns) },
+	{ OPT_MAX_CONNS_PER_ADDR, "--max-conns-per-addr", "BCAST_MAX_CONNS_PER_ADDR",
+	  1, 1000000, 0, offsetof(struct opts, max_conns_per_addr) },
+	{ OPT_MEMORY_CAP, "--memory-cap", "BCAST_MEMORY_CAP", 1, 1LL << 40, 1,
+	  offsetof(struct opts, memory_cap) },
+	{ OPT_DB_TIMEOUT, "--db-timeout", "BCAST_DB_TIMEOUT", 1, 3600, 0,
+	  offsetof(struct opts, db_timeout) },
+};
+#define NNUMOPTS (sizeof numopts / sizeof numopts[0])
+
+static void numopt_set(struct opts *o, const struct numopt *n, const char *v)
+{
+	*(long long *)((char *)o + n->off) =
+		n->sized ? bc_cli_size(n->flag, v, n->min, n->max)
+		         : bc_cli_int(n->flag, v, n->min, n->max);
+}
 
 struct run {
 	struct hub h;
+	struct authopt ao;
 	struct evhttp_bound_socket *bound;
 	struct accept_guard *guard;
 	struct event *deadline;
@@ -142,6 +229,7 @@ static struct evhttp_bound_socket *listen_on(struct run *r, const char *addr,
 	if (rc != 0)
 		bc_die(BC_EX_UNAVAILABLE, "cannot resolve %s: %s", addr,
 		       gai_strerror(rc));
+	authopt_check_listen(&r->ao, r->h.auth, ai->ai_addr, addr);
 	l = evconnlistener_new_bind(r->h.base, NULL, NULL,
 	                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
 	                            LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
@@ -230,8 +318,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 15, 50000, 4 << 20, 16 << 20, 30, 3 };
-	struct { const char *listen, *db, *redis, *spool, *token; } flag = { 0 };
+	struct opts o = { 15, 50000, 4 << 20, 16 << 20, 30, 3, HUB_MAX_CONNS,
+	                  HUB_MAX_CONNS_PER_ADDR, HUB_MEMORY_CAP, HUB_DB_TIMEOUT };
+	int numset[NNUMOPTS] = { 0 };
+	struct { const char *listen, *db, *redis, *spool; } flag = { 0 };
 	struct work_cfg wc;
 	struct bc_config cfg;
 	struct run r;
@@ -240,58 +330,61 @@ int main(int argc, char **argv)
 	char err[512], shown[300], dbshown[1024], redisshown[1024];
 	char lowered[96] = "";
 	struct bc_store *probe;
-	int c, max_clients_set = 0;
+	int c, max_clients_set;
+	size_t i;
 	long long nofile;
 
 	bc_cli_init(PROG);
+	memset(&r, 0, sizeof r);
 	while ((c = bc_cli_getopt(argc, argv, "h", long_opts)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: flag.listen = optarg; break;
 		case OPT_DB: flag.db = optarg; break;
 		case OPT_REDIS: flag.redis = optarg; break;
 		case OPT_SPOOL: flag.spool = optarg; break;
-		case OPT_WORKERS:
-			o.workers = bc_cli_int("--workers", optarg, 1, 64);
-			break;
-		case OPT_TOKEN: flag.token = optarg; break;
-		case OPT_KEEPALIVE:
-			o.keepalive = bc_cli_int("--keepalive", optarg, 0, 86400);
-			break;
-		case OPT_MAX_CLIENTS:
-			o.max_clients = bc_cli_int("--max-clients", optarg, 1, 10000000);
-			max_clients_set = 1;
-			break;
-		case OPT_BACKLOG:
-			o.backlog = bc_cli_size("--backlog", optarg, 1, 1LL << 40);
-			break;
-		case OPT_MAX_BODY:
-			o.max_body = bc_cli_size("--max-body", optarg, 1, 1LL << 30);
-			break;
-		case OPT_TIMEOUT:
-			o.timeout = bc_cli_int("--timeout", optarg, 1, 86400);
-			break;
+		case OPT_TOKEN: r.ao.token = optarg; break;
+		case OPT_TOKEN_FILE: r.ao.token_file = optarg; break;
+		case OPT_READ_TOKEN: r.ao.read_token = optarg; break;
+		case OPT_READ_TOKEN_FILE: r.ao.read_token_file = optarg; break;
+		case OPT_JWT_SECRET_FILE: r.ao.jwt_secret_file = optarg; break;
+		case OPT_CORS_ORIGIN: authopt_add_origin(&r.ao, optarg); break;
+		case OPT_COOKIE_SECURE: r.ao.cookie_secure = 1; break;
+		case OPT_METRICS_PUBLIC: r.ao.metrics_public = 1; break;
+		case OPT_INSECURE: r.ao.insecure = 1; break;
 		case 'h':
 			bc_print_help(usage_text);
 		case OPT_VERSION:
 			bc_print_version();
 		default:
-			bc_usage_error("unknown option");
+			for (i = 0; i < NNUMOPTS && numopts[i].id != c; i++)
+				;
+			if (i == NNUMOPTS)
+				bc_usage_error("unknown option");
+			numopt_set(&o, &numopts[i], optarg);
+			numset[i] = 1;
 		}
 	}
+	for (i = 0; i < NNUMOPTS; i++) {
+		const char *v = getenv(numopts[i].env);
+		if (!numset[i] && v != NULL && v[0] != '\0') {
+			numopt_set(&o, &numopts[i], v);
+			numset[i] = 1;
+		}
+	}
+	max_clients_set = numset[NUM_MAX_CLIENTS];
 	if (optind < argc)
 		bc_usage_error("unexpected argument '%s'", argv[optind]);
 	bc_cli_config_load(&cfg, argc, argv);
 	if ((flag.listen != NULL && bc_config_set(&cfg.listen, flag.listen) != 0) ||
 	    (flag.db != NULL && bc_config_set(&cfg.db, flag.db) != 0) ||
 	    (flag.redis != NULL && bc_config_set(&cfg.redis, flag.redis) != 0) ||
-	    (flag.spool != NULL && bc_config_set(&cfg.spool, flag.spool) != 0) ||
-	    (flag.token != NULL && bc_config_set(&cfg.token, flag.token) != 0))
+	    (flag.spool != NULL && bc_config_set(&cfg.spool, flag.spool) != 0))
 		bc_die(BC_EX_SOFTWARE, "out of memory");
 	bc_cli_config_ready(&cfg);
+	r.h.auth = authopt_build(&r.ao, &cfg);
 
 	signal(SIGPIPE, SIG_IGN);
 	guard_log_init();
-	memset(&r, 0, sizeof r);
 	nofile = guard_raise_nofile();
 	r.h.max_clients = guard_max_clients(nofile, (size_t)o.max_clients);
 	if (r.h.max_clients < (size_t)o.max_clients && max_clients_set)
@@ -305,8 +398,9 @@ int main(int argc, char **argv)
 	wc.redis_url = redis_choice(&cfg, flag.redis != NULL);
 	wc.spool_dir = cfg.spool;
 	wc.readers = (int)o.workers;
-	r.h.token = cfg.token != NULL && cfg.token[0] != '\0' ? cfg.token : NULL;
+	wc.db_timeout_s = (int)o.db_timeout;
 	r.h.max_body = (size_t)o.max_body;
+	budget_init(&r.h.budget, (size_t)o.memory_cap);
 	fo.backlog = (size_t)o.backlog;
 	fo.keepalive_s = (int)o.keepalive;
 	fo.write_timeout_s = (int)o.timeout;
@@ -314,7 +408,12 @@ int main(int argc, char **argv)
 	r.h.base = event_base_new();
 	r.h.http = r.h.base != NULL ? evhttp_new(r.h.base) : NULL;
 	r.h.fanout = r.h.base != NULL ? fanout_new(r.h.base, &fo, &r.h.metrics) : NULL;
-	r.h.conns = r.h.base != NULL ? conns_new(r.h.base, (int)o.timeout) : NULL;
+	r.h.conns = r.h.base != NULL ?
+	            conns_new(r.h.base, (int)o.timeout,
+	                      numset[NUM_MAX_CONNS] ? (size_t)o.max_conns :
+	                      guard_max_conns(nofile, (size_t)o.max_conns),
+	                      (size_t)o.max_conns_per_addr,
+	                      &r.h.metrics.conns_evicted) : NULL;
 	r.h.work = r.h.base != NULL ? work_new(r.h.base, &wc) : NULL;
 	r.h.ingest = ingest_new(&r.h);
 	r.h.timeout_s = (int)o.timeout;
@@ -339,7 +438,8 @@ int main(int argc, char **argv)
 
 	redact(cfg.db, dbshown, sizeof dbshown);
 	redact(wc.redis_url ? wc.redis_url : "none", redisshown, sizeof redisshown);
-	if ((probe = bc_store_open(cfg.db, err, sizeof err)) == NULL)
+	if ((probe = bc_store_open_timeout(cfg.db, (int)o.db_timeout, err,
+	                                   sizeof err)) == NULL)
 		bc_warn("%s; history answers 503 until the database is back", err);
 	bc_store_close(probe);
 	bc_warn("listening on %s, db %s, redis %s, spool %s%s", shown, dbshown,
@@ -357,6 +457,7 @@ int main(int argc, char **argv)
 	ingest_free(r.h.ingest);
 	fanout_free(r.h.fanout);
 	conns_free(r.h.conns);
+	auth_free(r.h.auth);
 	event_base_free(r.h.base);
 	libevent_global_shutdown();
 	bc_config_free(&cfg);

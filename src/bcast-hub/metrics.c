@@ -12,6 +12,9 @@ static const char *const reject_reason[HUB_REJ_COUNT] = {
 	[HUB_REJ_TOO_LARGE] = "too_large",
 	[HUB_REJ_MAX_CLIENTS] = "max_clients",
 	[HUB_REJ_DB_UNAVAILABLE] = "db_unavailable",
+	[HUB_REJ_FORBIDDEN] = "forbidden",
+	[HUB_REJ_MEDIA_TYPE] = "unsupported_media_type",
+	[HUB_REJ_MEMORY] = "memory_cap",
 };
 
 static int counter(struct evbuffer *out, const char *name, const char *help,
@@ -47,6 +50,9 @@ int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
 	rc |= counter(out, "bcast_hub_accept_errors_total",
 	              "Failed accept() calls (e.g. out of file descriptors).",
 	              m->accept_errors);
+	rc |= counter(out, "bcast_hub_conns_evicted_total",
+	              "Connections closed for --max-conns or --max-conns-per-addr.",
+	              m->conns_evicted);
 	rc |= evbuffer_add_printf(out,
 		"# HELP bcast_hub_rejected_total Requests refused, by reason.\n"
 		"# TYPE bcast_hub_rejected_total counter\n") < 0;

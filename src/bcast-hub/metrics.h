@@ -16,6 +16,9 @@ enum hub_reject {
 	HUB_REJ_TOO_LARGE,      /* 413 raised by the hub itself */
 	HUB_REJ_MAX_CLIENTS,    /* 503: --max-clients reached */
 	HUB_REJ_DB_UNAVAILABLE, /* 503: history while the DB is down */
+	HUB_REJ_FORBIDDEN,      /* 403: foreign origin, token out of scope */
+	HUB_REJ_MEDIA_TYPE,     /* 415: POST body of the wrong Content-Type */
+	HUB_REJ_MEMORY,         /* 503: --memory-cap reached */
 	HUB_REJ_COUNT
 };
 
@@ -26,6 +29,7 @@ struct hub_metrics {
 	unsigned long long admin_events;
 	unsigned long long slow_disconnects;
 	unsigned long long accept_errors;     /* failed accept() calls */
+	unsigned long long conns_evicted;     /* closed for --max-conns(-per-addr) */
 	unsigned long long rejected[HUB_REJ_COUNT];
 };
 

@@ -109,11 +109,25 @@ struct answer {
 	struct bc_buf body;
 	char next_name[16];       /* "X-Next-After" / "X-Next-Before" or "" */
 	char next[64];
+	int busy;                 /* the memory budget is spent: 503 */
+	size_t held;              /* bytes of body taken from the budget */
 };
+
+/* Inside run(): the hub's memory budget (budget.h) is spent. */
+static void answer_busy(struct answer *a)
+{
+	a->code = HTTP_SERVUNAVAIL;
+	a->why = HUB_REJ_MEMORY;
+	a->busy = 1;
+}
 
 static void answer_send(struct hub *h, struct evhttp_request *req,
                         struct answer *a)
 {
+	if (a->busy) {
+		hub_send_busy(h, req);
+		return;
+	}
 	if (a->code != HTTP_OK) {
 		hub_send_error(h, req, a->code, a->why, "%s", a->err);
 		return;
@@ -121,7 +135,8 @@ static void answer_send(struct hub *h, struct evhttp_request *req,
 	if (a->next_name[0])
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		                  a->next_name, a->next);
-	hub_send_owned(req, HTTP_OK, "application/json", &a->body);
+	hub_send_held(h, req, HTTP_OK, "application/json", &a->body, a->held);
+	a->held = 0;                 /* given back once written */
 }
 
 /* ---- history ---- */
@@ -178,6 +193,10 @@ static void history_run(struct work_job *j, struct work_ctx *c)
 	char err[512];
 
 	bc_history_page_init(&p);
+	if (!budget_roomy(&hj->h->budget)) {
+		answer_busy(&hj->a);         /* no room for a page: do not read */
+		return;
+	}
 	if (work_src(c, &src, hj->a.err, sizeof hj->a.err) != 0) {
 		hj->a.code = HTTP_SERVUNAVAIL;
 		hj->a.why = HUB_REJ_DB_UNAVAILABLE;
@@ -197,6 +216,11 @@ static void history_run(struct work_job *j, struct work_ctx *c)
 		fail_read(&hj->a, c, f, err);
 	else if (history_body(&p, &hj->a) != 0)
 		fail_read(&hj->a, c, BC_HISTORY_NOMEM, "out of memory");
+	else if (budget_take(&hj->h->budget, hj->a.body.len) != 0) {
+		bc_buf_free(&hj->a.body);
+		answer_busy(&hj->a);
+	} else
+		hj->a.held = hj->a.body.len;
 	bc_history_page_free(&p);
 }
 
@@ -206,6 +230,8 @@ static void history_done(struct work_job *j, int aborted)
 
 	if (!gone(hj->req) && !aborted)
 		answer_send(hj->h, hj->req, &hj->a);
+	if (hj->a.held > 0)
+		budget_give(&hj->h->budget, hj->a.held);
 	bc_buf_free(&hj->a.body);
 	free(hj);
 }
@@ -259,6 +285,10 @@ void rest_history(struct hub *h, struct evhttp_request *req, const char *tid)
 	}
 	if (limit > HUB_HISTORY_LIMIT_MAX)
 		limit = HUB_HISTORY_LIMIT_MAX;
+	if (!budget_roomy(&h->budget)) {
+		hub_send_busy(h, req);       /* no page could be held: no read */
+		goto out;
+	}
 	if (!(hj = history_new(h, req, tid))) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		goto out;

@@ -208,9 +208,13 @@ int work_src(struct work_ctx *c, struct bc_history_src *src, char *err,
 			snprintf(err, errlen, "database unavailable (retrying)");
 			return -1;
 		}
-		c->store = bc_store_open(cfg->db_url, why, sizeof why);
+		c->store = bc_store_open_timeout(cfg->db_url, cfg->db_timeout_s,
+		                                 why, sizeof why);
 		if (!c->store) {
-			c->store_retry_us = now + STORE_RETRY_US;
+			/* From the failure, not the attempt: an attempt can take
+			 * the whole --db-timeout, and the jobs queued behind it
+			 * should fail at once rather than each wait as long. */
+			c->store_retry_us = bc_now_us() + STORE_RETRY_US;
 			snprintf(err, errlen, "database unavailable: %s", why);
 			return -1;
 		}

@@ -22,6 +22,7 @@ struct work_cfg {
 	const char *redis_url;    /* NULL: no Redis */
 	const char *spool_dir;    /* NULL: no spool */
 	int readers;              /* WORK_READ workers (>= 1) */
+	int db_timeout_s;         /* bc_store_open_timeout(); 0: none */
 };
 
 enum work_lane { WORK_READ, WORK_WRITE };

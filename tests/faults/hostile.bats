@@ -219,6 +219,7 @@ mk_cr() {
 		[ -z "$id" ] && continue
 		enc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$id")
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
+			-H 'Content-Type: application/x-ndjson' \
 			--data-binary '{"thread_id":"x","seq":1,"line":"must not be delivered"}' \
 			"$BCAST_HUB/api/runs/$enc/logs")
 		[ "$code" = 400 ] || [ "$code" = 404 ] || { echo "POST for '$id' ($enc): HTTP $code"; false; }
@@ -260,12 +261,12 @@ http_refused() {
 		'GET /healthz HTTP/1.1\r\nHost\r\n\r\n'
 		'GET /nope HTTP/1.1\r\nHost: a\r\n\r\n'
 		'GET /api/runs/../../etc/passwd/logs/stream HTTP/1.1\r\nHost: a\r\n\r\n'
-		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n'
-		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n'
-		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n{not json'
-		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Length: 21\r\n\r\n["not","an","object"]'
-		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Length: 34\r\n\r\n{"thread_id":"victim","line":"x"}\n'
-		'POST /api/admin-events HTTP/1.1\r\nHost: a\r\nContent-Length: 24\r\n\r\n{"type":"BAD TYPE!","x"}'
+		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: -5\r\n\r\n'
+		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: abc\r\n\r\n'
+		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: 9\r\n\r\n{not json'
+		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: 21\r\n\r\n["not","an","object"]'
+		'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: 34\r\n\r\n{"thread_id":"victim","line":"x"}\n'
+		'POST /api/admin-events HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 24\r\n\r\n{"type":"BAD TYPE!","x"}'
 	)
 	local r q
 	for q in "${reqs[@]}"; do
@@ -284,7 +285,7 @@ http_refused() {
 	r=$(printf 'GET /healthz HTTP/1.1\r\nHost: 127' | python3 "$FAULTS/rawhttp.py" req "$HUB_PORT" --shutdown --timeout 5)
 	echo "truncated headers: $r"
 	[[ "$r" == *" closed "* ]]
-	r=$(printf 'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{"thread_id":"victim","seq":1,"line":"half' |
+	r=$(printf 'POST /api/runs/victim/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100\r\n\r\n{"thread_id":"victim","seq":1,"line":"half' |
 		python3 "$FAULTS/rawhttp.py" req "$HUB_PORT" --shutdown --timeout 5)
 	echo "truncated body: $r"
 	[[ "$r" == *" closed "* ]]
@@ -338,7 +339,7 @@ rss_kb() { sed -nE 's/^VmRSS:[[:space:]]+([0-9]+) kB$/\1/p' "/proc/$1/status"; }
 	hub_with_canary
 	subscribe piped
 	local b1='{"thread_id":"piped","seq":1,"line":"first"}' b2='{"thread_id":"piped","seq":2,"line":"second"}' r
-	r=$(printf 'POST /api/runs/piped/logs HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s\nPOST /api/runs/piped/logs HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s\nGET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' \
+	r=$(printf 'POST /api/runs/piped/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n%s\nPOST /api/runs/piped/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n%s\nGET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' \
 		$(( ${#b1} + 1 )) "$b1" $(( ${#b2} + 1 )) "$b2" |
 		python3 "$FAULTS/rawhttp.py" req "$HUB_PORT" --timeout 5)
 	echo "pipelined: $r"
@@ -414,6 +415,7 @@ rss_kb() { sed -nE 's/^VmRSS:[[:space:]]+([0-9]+) kB$/\1/p' "/proc/$1/status"; }
 	[ "$(post_line locked 3 not-bearer -H 'Authorization: s3cret-token')" = 401 ]
 	[ "$(post_line locked 4 basic -H 'Authorization: Basic czNjcmV0LXRva2Vu')" = 401 ]
 	run curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
+		-H 'Content-Type: application/json' \
 		--data-binary '{"type":"checkpoint","thread_id":"locked"}' "$BCAST_HUB/api/admin-events"
 	[ "$output" = 401 ]
 	canary_alive
@@ -460,4 +462,254 @@ rss_kb() { sed -nE 's/^VmRSS:[[:space:]]+([0-9]+) kB$/\1/p' "/proc/$1/status"; }
 	echo "second drain: $status $output"
 	[ "$(sql "$BCAST_DB" "SELECT group_concat(line, ',') FROM (SELECT line FROM thread_logs WHERE thread_id='junk' ORDER BY seq)")" = "a,b" ]
 	[ "$(own_redis_cli LLEN logs:queue:junk)" -eq 0 ] || { own_redis_cli LRANGE logs:queue:junk 0 -1; false; }
+}
+
+# idle_conns SRC N HOLD_S: N connections from address SRC that each send half
+# a request and wait; 1.5 s later (when they count as idle) one more
+# connection arrives, and 0.5 s after that prints how many of the N the hub
+# has not closed ("alive K"), then holds them HOLD_S seconds.
+idle_conns() {
+	python3 - "$1" "$2" "$3" "$HUB_PORT" <<'PY'
+import socket, sys, time
+src, n, hold, port = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+socks = []
+for i in range(n):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n")
+    socks.append(s)
+    time.sleep(0.005)
+time.sleep(1.5)
+late = socket.socket()
+late.bind((src, 0))
+late.connect(("127.0.0.1", port))
+time.sleep(0.5)
+alive = 0
+for s in socks:
+    s.setblocking(False)
+    try:
+        alive += s.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        alive += 1
+    except OSError:
+        pass
+print("alive", alive, flush=True)
+time.sleep(hold)
+PY
+}
+
+@test "hostile: idle connections are capped per address and in total; ingest and /healthz go on" {
+	hub_with_canary --max-conns 30 --max-conns-per-addr 10
+	local fds0 fds
+	fds0=$(ls "/proc/$HUB_PID/fd" | wc -l)
+	# One address: 60 half-requests, at most 10 kept.
+	idle_conns 127.0.0.2 60 8 >"$T/a.out" &
+	BC_PIDS+=($!)
+	wait_for 15 grep -q alive "$T/a.out"
+	cat "$T/a.out"
+	[ "$(awk '/alive/ { print $2 }' "$T/a.out")" -le 10 ]
+	fds=$(ls "/proc/$HUB_PID/fd" | wc -l)
+	echo "hub descriptors: $fds0 before, $fds with 60 idle connections from one address"
+	[ "$fds" -le $(( fds0 + 12 )) ]
+	# Four more addresses: the total stays at 30.
+	local a
+	for a in 3 4 5 6; do idle_conns "127.0.0.$a" 15 8 >"$T/b$a.out" & BC_PIDS+=($!); done
+	for a in 3 4 5 6; do wait_for 15 grep -q alive "$T/b$a.out"; done
+	fds=$(ls "/proc/$HUB_PID/fd" | wc -l)
+	echo "hub descriptors: $fds with 120 idle connections from 5 addresses"
+	[ "$fds" -le $(( fds0 + 32 )) ]
+	# Meanwhile everyone else is served at once, from the same address too.
+	local t
+	t=$(curl -s -o /dev/null -w '%{time_total}' --max-time 2 "$BCAST_HUB/healthz")
+	awk -v t="$t" 'BEGIN { exit !(t < 1.0) }' || { echo "healthz took ${t}s"; false; }
+	canary_alive
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 --max-time 2 "$BCAST_HUB/healthz")" = 200 ]
+	curl -sf "$BCAST_HUB/metrics" | awk '$1 == "bcast_hub_conns_evicted_total" { exit !($2 >= 80) }'
+	fault_report "idle connections: 60 from one address, 120 from five; hub fds $fds0 -> $fds (caps 10/address, 30 total)"
+}
+
+# slow_readers_py: writes $T/slow.py PORT N PATH OUT: N clients each GET
+# PATH, read only the status line, then read nothing more; OUT gets
+# "200=A 503=B other=C" once all have their status line. They hold their
+# sockets until killed.
+slow_readers_py() {
+	cat >"$T/slow.py" <<'PY'
+import socket, sys, time
+port, n, path, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+socks, codes = [], {}
+for i in range(n):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path).encode())
+    socks.append(s)
+for s in socks:
+    s.settimeout(60)
+    head = s.recv(16)
+    code = head[9:12].decode(errors="replace")
+    codes[code] = codes.get(code, 0) + 1
+with open(out, "w") as f:
+    f.write("200=%d 503=%d other=%d\n" % (codes.get("200", 0), codes.get("503", 0),
+            n - codes.get("200", 0) - codes.get("503", 0)))
+time.sleep(600)
+PY
+}
+
+proc_kb() { sed -nE "s/^$2:[[:space:]]+([0-9]+) kB/\1/p" "/proc/$1/status"; }
+
+# The bound on the hub's RSS with slow readers of history: what it had, plus
+# --memory-cap (answers held until written), plus what the 3 reader threads
+# build at once (each a page of records and its body, the body growing by
+# doubling: about 3 pages each), plus 16 MiB of allocator slack. It does not
+# depend on the number of clients.
+@test "hostile: 100 clients ask a 6 MB history and read nothing: RSS stays under a bound set by --memory-cap, the rest get 503" {
+	local db
+	db=$(sqlite_db)
+	start_hub --db "$db" --memory-cap 64M --max-conns 1000 --max-conns-per-addr 1000
+	# 10,000 records of 600 bytes: a 6.6 MB page.
+	sqlite3 "${db#sqlite:}" "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000)
+		INSERT INTO thread_logs(thread_id, seq, ts, stream, line)
+		SELECT 'big', x, '2026-12-03T10:00:00.000000Z', 'stdout', printf('%.600c', 'x') FROM c;"
+	local size
+	size=$(curl -sf "$BCAST_HUB/admin/runs/big/logs?limit=10000" | wc -c)
+	echo "page: $size bytes"
+	[ "$size" -gt 6000000 ]
+	subscribe canary
+	local base
+	base=$(proc_kb "$HUB_PID" VmRSS)
+	slow_readers_py
+	bg python3 "$T/slow.py" "$HUB_PORT" 100 "/admin/runs/big/logs?limit=10000" "$T/codes"
+	wait_for 60 test -s "$T/codes"
+	cat "$T/codes"
+	# /healthz and the live stream go on meanwhile.
+	local t
+	t=$(curl -s -o /dev/null -w '%{time_total}' --max-time 2 "$BCAST_HUB/healthz")
+	awk -v t="$t" 'BEGIN { exit !(t < 0.5) }' || { echo "healthz took ${t}s"; false; }
+	canary_alive
+	local hwm
+	hwm=$(proc_kb "$HUB_PID" VmHWM)
+	echo "hub RSS: $base kB before, peak $hwm kB with 100 readers that stopped (cap 64 MiB)"
+	fault_report "100 slow readers of a 6.6 MB history, --memory-cap 64M: $(cat "$T/codes"); RSS $base kB -> peak $hwm kB (bound $(( base + 64 * 1024 + 9 * size / 1024 + 16 * 1024 )) kB); healthz ${t}s"
+	local bound=$(( base + 64 * 1024 + 9 * size / 1024 + 16 * 1024 ))
+	echo "bound: $bound kB"
+	[ "$hwm" -le "$bound" ]
+	# At most what the cap holds got an answer; the others a 503, none anything else.
+	[ "$(sed -E 's/^200=([0-9]+).*/\1/' "$T/codes")" -le 10 ]
+	[ "$(sed -E 's/.*503=([0-9]+).*/\1/' "$T/codes")" -ge 90 ]
+	[ "$(sed -E 's/.*other=([0-9]+)$/\1/' "$T/codes")" -eq 0 ]
+	curl -sf "$BCAST_HUB/metrics" | awk '$1 == "bcast_hub_rejected_total{reason=\"memory_cap\"}" { exit !($2 >= 90) }'
+	# Once the readers are gone the memory is given back: a new reader is served.
+	kill "$BG_PID"
+	big_page_served() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$BCAST_HUB/admin/runs/big/logs?limit=10000")" = 200 ]; }
+	wait_for 30 big_page_served
+}
+
+# blackhole_py: writes $T/blackhole.py PORT: a "database" that accepts TCP
+# connections and never answers.
+blackhole_py() {
+	cat >"$T/blackhole.py" <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(256)
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+PY
+}
+
+# live_rate_py: writes $T/live.py PORT TID N RATE OUT: subscribes to TID's
+# stream, then posts N lines at RATE lines/s on one keep-alive connection;
+# OUT gets "got G of N, max latency L ms" (post to arrival, per line).
+live_rate_py() {
+	cat >"$T/live.py" <<'PY'
+import json, socket, sys, time, threading
+port, tid, n, rate, out = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+sent, lat = {}, []
+sub = socket.create_connection(("127.0.0.1", port))
+sub.sendall(("GET /api/runs/%s/logs/stream HTTP/1.1\r\nHost: a\r\n\r\n" % tid).encode())
+sub.settimeout(1)
+buf = b""
+while b": connected" not in buf:
+    buf += sub.recv(4096)
+def reader():
+    global buf
+    end = time.time() + n / rate + 10
+    while len(lat) < n and time.time() < end:
+        try:
+            data = sub.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.startswith(b"data: "):
+                seq = json.loads(line[6:])["seq"]
+                lat.append(time.time() - sent[seq])
+t = threading.Thread(target=reader)
+t.start()
+pub = socket.create_connection(("127.0.0.1", port))
+pub.settimeout(5)
+for i in range(1, n + 1):
+    body = json.dumps({"thread_id": tid, "seq": i, "line": "live %d" % i}).encode()
+    sent[i] = time.time()
+    pub.sendall(b"POST /api/runs/%s/logs HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n%s" % (tid.encode(), len(body), body))
+    resp = b""
+    while b"\r\n\r\n" not in resp or not resp.endswith(b"}\n"):
+        resp += pub.recv(4096)
+    time.sleep(max(0, sent[i] + 1 / rate - time.time()))
+t.join()
+with open(out, "w") as f:
+    f.write("got %d of %d, max latency %d ms\n" % (len(lat), n, max(lat) * 1000 if lat else -1))
+PY
+}
+
+@test "hostile: a database that accepts and never answers: /healthz under 50 ms and live lines flow while 20 history reads hang, then 503" {
+	local dbport
+	dbport=$(free_port)
+	blackhole_py
+	bg python3 "$T/blackhole.py" "$dbport"
+	wait_for 5 python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $dbport))"
+	start_hub --db "postgresql://bcast@127.0.0.1:$dbport/bcast" --db-timeout 4
+	# 20 history reads that hang on the database.
+	local i
+	for i in $(seq 1 20); do
+		curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 30 \
+			"$BCAST_HUB/admin/runs/slow-$i/logs" >"$T/hist-$i.out" &
+		BC_PIDS+=($!)
+	done
+	sleep 0.5
+	# Meanwhile: a live subscriber gets lines at the posted rate ...
+	live_rate_py
+	bg python3 "$T/live.py" "$HUB_PORT" live 60 20 "$T/live.out"
+	local live=$BG_PID
+	# ... and /healthz answers at once, every time.
+	local fast=0 samples=""
+	for i in $(seq 1 10); do
+		t=$(curl -s -o /dev/null -w '%{time_total}' --max-time 2 "$BCAST_HUB/healthz")
+		samples="$samples $t"
+		awk -v t="$t" 'BEGIN { exit !(t < 0.050) }' && fast=$((fast + 1))
+		sleep 0.2
+	done
+	echo "healthz seconds:$samples"
+	wait "$live"
+	cat "$T/live.out"
+	# The history reads end with 503: the first ones once --db-timeout has
+	# passed, the ones queued behind them sooner (the store is not retried
+	# for a second after a failure), none later than a few timeouts.
+	for i in $(seq 1 20); do wait_for 30 test -s "$T/hist-$i.out"; done
+	cat "$T"/hist-*.out | sort | uniq -c
+	fault_report "black-hole database, 20 hanging history reads: healthz$samples s; $(cat "$T/live.out"); history $(cut -d' ' -f1 "$T"/hist-*.out | sort | uniq -c | tr -s ' \n' ' ')"
+	[ "$fast" -ge 9 ]
+	grep -q '^got 60 of 60,' "$T/live.out"
+	awk '{ if ($NF + 0 > 500) exit 1 }' FS='latency ' "$T/live.out" || { echo "a live line waited over 500 ms"; false; }
+	run grep -vc '^503 ' <(cat "$T"/hist-*.out)
+	[ "$output" = 0 ]
+	awk '{ if ($2 > 20) exit 1 }' "$T"/hist-*.out || { echo "a history read waited over 20 s"; false; }
+	awk '$2 >= 3.5 { n++ } END { exit !(n >= 1) }' "$T"/hist-*.out || { echo "no history read waited for --db-timeout"; false; }
 }
