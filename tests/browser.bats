@@ -32,6 +32,20 @@ for i, line in enumerate(sys.argv[3:]):
 
 page_served() { curl -sf "http://127.0.0.1:$PAGE_PORT/stream.html" >/dev/null; }
 
+# Chromium's helper processes outlive its main one for a moment and keep
+# writing to the profile: stop our Chromium, then wait until no process
+# of that profile is left (listed by pgrep, never signalled by name)
+# before the temp dir is removed.
+chromium_gone() { ! pgrep -f -- "--user-data-dir=$T/chrome" >/dev/null; }
+teardown() {
+	local p
+	for p in "${BC_PIDS[@]}"; do
+		grep -qa -- "--user-data-dir=$T/chrome" "/proc/$p/cmdline" 2>/dev/null && kill "$p" 2>/dev/null
+	done
+	wait_for 10 chromium_gone || true
+	bc_teardown
+}
+
 setup() {
 	bc_setup
 	[ -x "$CHROMIUM" ] || { echo "no $CHROMIUM: make test-deps installs the chromium package"; return 1; }
@@ -42,15 +56,20 @@ setup() {
 	wait_for 10 page_served
 }
 
-# start_browser THREAD: headless Chromium on the test page, waits until
-# the page's EventSource is open and the hub counts the subscription.
-start_browser() {
-	local url="$PAGE_ORIGIN/stream.html?hub=$BCAST_HUB&thread=$1"
+# chromium_on URL: headless Chromium on URL in the background, DevTools
+# reachable through $T/chrome (cdp.py).
+chromium_on() {
 	bg "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
 		--disable-quic --no-first-run --no-default-browser-check \
 		--disable-background-networking --disable-component-update --disable-sync \
 		--disable-extensions --mute-audio --user-data-dir="$T/chrome" \
-		--remote-debugging-port=0 "$url" 2>"$T/chrome.log"
+		--remote-debugging-port=0 "$1" 2>"$T/chrome.log"
+}
+
+# start_browser THREAD: headless Chromium on the test page, waits until
+# the page's EventSource is open and the hub counts the subscription.
+start_browser() {
+	chromium_on "$PAGE_ORIGIN/stream.html?hub=$BCAST_HUB&thread=$1"
 	wait_for 30 page_state_is open || {
 		echo "page state: $(js 'document.body.dataset.state' 2>&1)"
 		tail -20 "$T/chrome.log"
@@ -100,16 +119,15 @@ assert got == want, "DOM %r != POSTed %r" % (got, want)
 # open_page THREAD: headless Chromium on tests/browser/auth.html (functions
 # the test calls: readHistory, signIn, listen), waits until it is loaded.
 open_page() {
-	local url="$PAGE_ORIGIN/auth.html?hub=$BCAST_HUB&thread=$1"
-	bg "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-		--disable-quic --no-first-run --no-default-browser-check \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--disable-extensions --mute-audio --user-data-dir="$T/chrome" \
-		--remote-debugging-port=0 "$url" 2>"$T/chrome.log"
+	chromium_on "$PAGE_ORIGIN/auth.html?hub=$BCAST_HUB&thread=$1"
 	wait_for 30 page_state_is idle || { tail -20 "$T/chrome.log"; return 1; }
 }
-dataset_is() { [ "$(js "document.body.dataset.$1")" = "$2" ]; }
 dataset_done() { local v; v=$(js "document.body.dataset.$1") && [ -n "$v" ] && [ "$v" != pending ]; }
+# page_history, page_listen, page_sign_in TOKEN: call the page's function,
+# wait until it is done, print its outcome (see tests/browser/auth.html).
+page_history() { js 'readHistory()' >/dev/null && wait_for 10 dataset_done history && js 'document.body.dataset.history'; }
+page_listen() { js 'listen()' >/dev/null && wait_for 10 state_settled && js 'document.body.dataset.state'; }
+page_sign_in() { js "signIn('$1')" >/dev/null && wait_for 10 dataset_done session && js 'document.body.dataset.session'; }
 state_settled() { local v; v=$(js 'document.body.dataset.state') && [ "$v" = open ] || [ "$v" = error ]; }
 hub_metric() { curl -sf -H "Authorization: Bearer ${READ:-x}" "$BCAST_HUB/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 
@@ -126,12 +144,8 @@ hub_with_history() {
 @test "Chromium: a page of an unlisted origin cannot read history or a stream, even from an open hub" {
 	hub_with_history
 	open_page secret-run
-	js 'readHistory()'
-	wait_for 10 dataset_done history
-	[ "$(js 'document.body.dataset.history')" = blocked ]
-	js 'listen()'
-	wait_for 10 state_settled
-	[ "$(js 'document.body.dataset.state')" = error ]
+	[ "$(page_history)" = blocked ]
+	[ "$(page_listen)" = error ]
 	post_lines secret-run 2 "live secret"
 	sleep 1
 	[ "$(js 'document.querySelectorAll("#log li").length')" = 0 ]
@@ -142,12 +156,8 @@ hub_with_history() {
 @test "Chromium: a page of a listed origin reads history and the stream" {
 	hub_with_history --cors-origin "$PAGE_ORIGIN"
 	open_page secret-run
-	js 'readHistory()'
-	wait_for 10 dataset_done history
-	[[ "$(js 'document.body.dataset.history')" == "200 "*'"line":"DB_PASSWORD=hunter2"'* ]]
-	js 'listen()'
-	wait_for 10 state_settled
-	[ "$(js 'document.body.dataset.state')" = open ]
+	[[ "$(page_history)" == "200 "*'"line":"DB_PASSWORD=hunter2"'* ]]
+	[ "$(page_listen)" = open ]
 	wait_for 10 subs_are_thread_1
 	post_lines secret-run 2 "live line"
 	wait_for 10 dom_count_is 1
@@ -159,30 +169,18 @@ hub_with_history() {
 	printf '%s\n' "$READ" >"$T/read.token"
 	hub_with_history --cors-origin "$PAGE_ORIGIN" --read-token-file "$T/read.token"
 	open_page secret-run
-	js 'readHistory()'
-	wait_for 10 dataset_done history
-	[[ "$(js 'document.body.dataset.history')" == "401 "* ]]
-	js 'listen()'
-	wait_for 10 state_settled
-	[ "$(js 'document.body.dataset.state')" = error ]
-	js 'signIn("wrong-token")'
-	wait_for 10 dataset_done session
-	[ "$(js 'document.body.dataset.session')" = 401 ]
-	js "signIn('$READ')"
-	wait_for 10 dataset_done session
-	[ "$(js 'document.body.dataset.session')" = 204 ]
+	[[ "$(page_history)" == "401 "* ]]
+	[ "$(page_listen)" = error ]
+	[ "$(page_sign_in wrong-token)" = 401 ]
+	[ "$(page_sign_in "$READ")" = 204 ]
 	# HttpOnly: the page's script cannot see it.
 	[ "$(js 'document.cookie')" = "" ]
-	js 'listen()'
-	wait_for 10 state_settled
-	[ "$(js 'document.body.dataset.state')" = open ]
+	[ "$(page_listen)" = open ]
 	wait_for 10 subs_are_thread_1_auth
 	post_lines secret-run 2 "after sign-in"
 	wait_for 10 dom_count_is 1
 	[ "$(js 'document.querySelector("#log li").textContent')" = "after sign-in" ]
-	js 'readHistory()'
-	wait_for 10 dataset_done history
-	[[ "$(js 'document.body.dataset.history')" == "200 "*hunter2* ]]
+	[[ "$(page_history)" == "200 "*hunter2* ]]
 }
 
 subs_are_thread_1_auth() {
