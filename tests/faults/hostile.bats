@@ -713,3 +713,27 @@ PY
 	awk '{ if ($2 > 20) exit 1 }' "$T"/hist-*.out || { echo "a history read waited over 20 s"; false; }
 	awk '$2 >= 3.5 { n++ } END { exit !(n >= 1) }' "$T"/hist-*.out || { echo "no history read waited for --db-timeout"; false; }
 }
+
+@test "hostile: a history query stuck behind a lock (PostgreSQL) gets 503 after --db-timeout while /healthz and streams go on" {
+	local url t code
+	url=$(pg_new_db)
+	start_hub --db "$url" --db-timeout 3
+	subscribe canary
+	# Another session holds the table for 20 s: the history query waits.
+	bg psql -X -q "$url" -c "BEGIN; LOCK TABLE thread_logs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;"
+	sleep 1
+	curl -s -o "$T/locked.json" -w '%{http_code} %{time_total}\n' --max-time 15 \
+		"$BCAST_HUB/admin/runs/locked/logs" >"$T/locked.out" &
+	local reader=$!
+	sleep 0.5
+	t=$(curl -s -o /dev/null -w '%{time_total}' --max-time 2 "$BCAST_HUB/healthz")
+	canary_alive
+	wait "$reader"
+	cat "$T/locked.out" "$T/locked.json"
+	fault_report "history behind a table lock, --db-timeout 3: $(cat "$T/locked.out"); healthz ${t}s meanwhile"
+	awk -v t="$t" 'BEGIN { exit !(t < 0.5) }'
+	read -r code t <"$T/locked.out"
+	[ "$code" = 503 ]
+	awk -v t="$t" 'BEGIN { exit !(t >= 2.5 && t < 10) }'
+	grep -q 'statement timeout\|timed out' "$T/locked.json"
+}
