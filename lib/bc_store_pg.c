@@ -33,12 +33,16 @@
 #define CONNECT_TIMEOUT "10"
 #define TX_TRIES 5
 
+/* A statement built for a number of rows (rows_sql), kept for reuse. */
+struct cached_sql {
+	char *sql;
+	size_t rows;
+};
+
 struct pg {
 	PGconn *conn;
-	char *ins_sql;       /* statement for ins_rows rows */
-	size_t ins_rows;
-	char *chk_sql;       /* conflict check for chk_rows rows */
-	size_t chk_rows;
+	struct cached_sql ins;   /* the insert, for ins.rows rows */
+	struct cached_sql chk;   /* the conflict check */
 };
 
 static const char schema[] =
@@ -200,8 +204,8 @@ static void pg_close(struct bc_store *st)
 {
 	struct pg *p = st->impl;
 	PQfinish(p->conn);
-	free(p->ins_sql);
-	free(p->chk_sql);
+	free(p->ins.sql);
+	free(p->chk.sql);
 	free(p);
 	st->impl = NULL;
 }
@@ -223,33 +227,44 @@ static int revive(struct bc_store *st)
 	return 1;
 }
 
-static const char *insert_sql(struct bc_store *st, size_t rows)
+/* The statement head, then rows copies of the row format (which takes a
+ * separator, then per_row parameter numbers, and may ignore the ones past
+ * its own), then tail; c keeps it until rows changes. */
+static const char *rows_sql(struct bc_store *st, struct cached_sql *c,
+                            size_t rows, const char *head, const char *row,
+                            size_t per_row, const char *tail)
 {
-	struct pg *p = st->impl;
-	if (p->ins_sql && p->ins_rows == rows)
-		return p->ins_sql;
+	if (c->sql && c->rows == rows)
+		return c->sql;
 	struct bc_buf b;
 	bc_buf_init(&b, 0);
-	int bad = bc_buf_puts(&b, "INSERT INTO thread_logs"
-	                          " (thread_id, seq, ts, stream, line) VALUES ");
+	int bad = bc_buf_puts(&b, head);
 	for (size_t i = 0; i < rows && !bad; i++) {
-		size_t k = i * 5;
-		bad = bc_buf_printf(&b,
-		                    "%s($%zu, $%zu::bigint,"
-		                    " coalesce($%zu::timestamptz, now()), $%zu, $%zu)",
-		                    i ? "," : "", k + 1, k + 2, k + 3, k + 4, k + 5);
+		size_t k = i * per_row;
+		bad = bc_buf_printf(&b, row, i ? "," : "", k + 1, k + 2, k + 3,
+		                    k + 4, k + 5);
 	}
-	if (bad || bc_buf_puts(&b, " ON CONFLICT (thread_id, seq) DO NOTHING")) {
+	if (bad || bc_buf_puts(&b, tail)) {
 		bc_buf_free(&b);
 		bc_store_set_err(st, "out of memory");
 		return NULL;
 	}
-	free(p->ins_sql);
-	p->ins_sql = bc_buf_steal(&b, NULL);
-	p->ins_rows = p->ins_sql ? rows : 0;
-	if (!p->ins_sql)
+	free(c->sql);
+	c->sql = bc_buf_steal(&b, NULL);
+	c->rows = c->sql ? rows : 0;
+	if (!c->sql)
 		bc_store_set_err(st, "out of memory");
-	return p->ins_sql;
+	return c->sql;
+}
+
+static const char *insert_sql(struct bc_store *st, size_t rows)
+{
+	struct pg *p = st->impl;
+	return rows_sql(st, &p->ins, rows, "INSERT INTO thread_logs"
+	                " (thread_id, seq, ts, stream, line) VALUES ",
+	                "%s($%zu, $%zu::bigint, coalesce($%zu::timestamptz,"
+	                " now()), $%zu, $%zu)", 5,
+	                " ON CONFLICT (thread_id, seq) DO NOTHING");
 }
 
 /* SELECT the first of n (thread_id, seq, stream, line) parameter rows
@@ -257,31 +272,11 @@ static const char *insert_sql(struct bc_store *st, size_t rows)
 static const char *check_sql(struct bc_store *st, size_t rows)
 {
 	struct pg *p = st->impl;
-	if (p->chk_sql && p->chk_rows == rows)
-		return p->chk_sql;
-	struct bc_buf b;
-	bc_buf_init(&b, 0);
-	int bad = bc_buf_puts(&b, "SELECT v.s, x.line, v.l FROM (VALUES ");
-	for (size_t i = 0; i < rows && !bad; i++) {
-		size_t k = i * 4;
-		bad = bc_buf_printf(&b, "%s($%zu::text, $%zu::bigint, $%zu::text,"
-		                    " $%zu::text)", i ? "," : "", k + 1, k + 2,
-		                    k + 3, k + 4);
-	}
-	if (bad || bc_buf_puts(&b, ") AS v(t, s, st, l) JOIN thread_logs x"
-	                          " ON x.thread_id = v.t AND x.seq = v.s"
-	                          " WHERE x.line <> v.l OR x.stream <> v.st"
-	                          " LIMIT 1")) {
-		bc_buf_free(&b);
-		bc_store_set_err(st, "out of memory");
-		return NULL;
-	}
-	free(p->chk_sql);
-	p->chk_sql = bc_buf_steal(&b, NULL);
-	p->chk_rows = p->chk_sql ? rows : 0;
-	if (!p->chk_sql)
-		bc_store_set_err(st, "out of memory");
-	return p->chk_sql;
+	return rows_sql(st, &p->chk, rows, "SELECT v.s, x.line, v.l FROM (VALUES ",
+	                "%s($%zu::text, $%zu::bigint, $%zu::text, $%zu::text)", 4,
+	                ") AS v(t, s, st, l) JOIN thread_logs x ON x.thread_id ="
+	                " v.t AND x.seq = v.s WHERE x.line <> v.l OR x.stream <>"
+	                " v.st LIMIT 1");
 }
 
 /* After an insert of recs[0..n) that skipped some rows, inside its
