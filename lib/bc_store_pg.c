@@ -1,14 +1,16 @@
 /* bc_store_pg.c - the PostgreSQL backend of the store (libpq).
  *
- * A batch is one transaction holding multi-row statements
- *   INSERT INTO thread_logs (...) VALUES (...),(...) ON CONFLICT
- *   (thread_id, seq) DO NOTHING
- * sent with PQexecParams, at most ROWS_PER_STMT rows each so the
- * parameters stay under the protocol's 65535; PQcmdTuples gives the rows
- * newly stored. When a statement skipped rows, one SELECT in the same
- * transaction joins the batch with the stored rows: a skipped row whose
- * stored line or stream differs is a conflict, and the batch is rolled
- * back. A deadlock or serialization failure between concurrent
+ * A batch is one transaction holding statements of at most ROWS_PER_STMT
+ * rows, each
+ *   INSERT INTO thread_logs (...) SELECT ... FROM unnest($1::text[], ...)
+ *   ON CONFLICT (thread_id, seq) DO NOTHING
+ * with the five columns sent as five array literals (PQexecParams): five
+ * parameters whatever the rows, so PostgreSQL parses and plans a short
+ * statement instead of a VALUES list of thousands of rows. PQcmdTuples
+ * gives the rows newly stored. When a statement skipped rows, one SELECT
+ * in the same transaction joins the same arrays with the stored rows: a
+ * skipped row whose stored line or stream differs is a conflict, and the
+ * batch is rolled back. A deadlock or serialization failure between concurrent
  * flushers retries the batch (the insert is idempotent).
  *
  * A connection found broken is reset (PQreset) and the call retried once,
@@ -29,21 +31,27 @@
 #include "bc_buf.h"
 #include "bc_store_impl.h"
 
-#define ROWS_PER_STMT 10000   /* 5 parameters each: 50000 <= 65535 */
+#define ROWS_PER_STMT 10000   /* rows per statement */
 #define CONNECT_TIMEOUT "10"
 #define TX_TRIES 5
 
-/* A statement built for a number of rows (rows_sql), kept for reuse. */
-struct cached_sql {
-	char *sql;
-	size_t rows;
-};
-
 struct pg {
 	PGconn *conn;
-	struct cached_sql ins;   /* the insert, for ins.rows rows */
-	struct cached_sql chk;   /* the conflict check */
 };
+
+static const char insert_sql[] =
+	"INSERT INTO thread_logs (thread_id, seq, ts, stream, line)"
+	" SELECT t, s, coalesce(ts, now()), st, l FROM unnest($1::text[],"
+	" $2::bigint[], $3::timestamptz[], $4::text[], $5::text[])"
+	" AS u(t, s, ts, st, l) ON CONFLICT (thread_id, seq) DO NOTHING";
+
+/* The first row of the batch whose stored row holds another stream or
+ * line (run after the insert, in its transaction). */
+static const char check_sql[] =
+	"SELECT u.s, x.line, u.l FROM unnest($1::text[], $2::bigint[],"
+	" $3::timestamptz[], $4::text[], $5::text[]) AS u(t, s, ts, st, l)"
+	" JOIN thread_logs x ON x.thread_id = u.t AND x.seq = u.s"
+	" WHERE x.line <> u.l OR x.stream <> u.st LIMIT 1";
 
 static const char schema[] =
 	"BEGIN;"
@@ -204,8 +212,6 @@ static void pg_close(struct bc_store *st)
 {
 	struct pg *p = st->impl;
 	PQfinish(p->conn);
-	free(p->ins.sql);
-	free(p->chk.sql);
 	free(p);
 	st->impl = NULL;
 }
@@ -227,89 +233,98 @@ static int revive(struct bc_store *st)
 	return 1;
 }
 
-/* The statement head, then rows copies of the row format (which takes a
- * separator, then per_row parameter numbers, and may ignore the ones past
- * its own), then tail; c keeps it until rows changes. */
-static const char *rows_sql(struct bc_store *st, struct cached_sql *c,
-                            size_t rows, const char *head, const char *row,
-                            size_t per_row, const char *tail)
-{
-	if (c->sql && c->rows == rows)
-		return c->sql;
-	struct bc_buf b;
-	bc_buf_init(&b, 0);
-	int bad = bc_buf_puts(&b, head);
-	for (size_t i = 0; i < rows && !bad; i++) {
-		size_t k = i * per_row;
-		bad = bc_buf_printf(&b, row, i ? "," : "", k + 1, k + 2, k + 3,
-		                    k + 4, k + 5);
-	}
-	if (bad || bc_buf_puts(&b, tail)) {
-		bc_buf_free(&b);
-		bc_store_set_err(st, "out of memory");
-		return NULL;
-	}
-	free(c->sql);
-	c->sql = bc_buf_steal(&b, NULL);
-	c->rows = c->sql ? rows : 0;
-	if (!c->sql)
-		bc_store_set_err(st, "out of memory");
-	return c->sql;
-}
+/* The columns of a batch as five PostgreSQL array literals. */
+struct columns {
+	struct bc_buf v[5];      /* thread_id, seq, ts, stream, line */
+};
 
-static const char *insert_sql(struct bc_store *st, size_t rows)
+/* Append the n bytes at s as one quoted element ('"' and '\\' escaped),
+ * or NULL when s is NULL. 0 or -1. */
+static int element(struct bc_buf *b, const char *s, size_t n)
 {
-	struct pg *p = st->impl;
-	return rows_sql(st, &p->ins, rows, "INSERT INTO thread_logs"
-	                " (thread_id, seq, ts, stream, line) VALUES ",
-	                "%s($%zu, $%zu::bigint, coalesce($%zu::timestamptz,"
-	                " now()), $%zu, $%zu)", 5,
-	                " ON CONFLICT (thread_id, seq) DO NOTHING");
-}
-
-/* SELECT the first of n (thread_id, seq, stream, line) parameter rows
- * whose stored row holds another stream or line. */
-static const char *check_sql(struct bc_store *st, size_t rows)
-{
-	struct pg *p = st->impl;
-	return rows_sql(st, &p->chk, rows, "SELECT v.s, x.line, v.l FROM (VALUES ",
-	                "%s($%zu::text, $%zu::bigint, $%zu::text, $%zu::text)", 4,
-	                ") AS v(t, s, st, l) JOIN thread_logs x ON x.thread_id ="
-	                " v.t AND x.seq = v.s WHERE x.line <> v.l OR x.stream <>"
-	                " v.st LIMIT 1");
-}
-
-/* After an insert of recs[0..n) that skipped some rows, inside its
- * transaction: 0 when every skipped row was stored with the same line and
- * stream, BC_STORE_CONFLICT (err naming both lines) when not, -1. */
-static int check_chunk(struct bc_store *st, const struct bc_record *recs,
-                       size_t n)
-{
-	struct pg *p = st->impl;
-	const char *sql = check_sql(st, n);
-	const char **vals = calloc(n * 4, sizeof *vals);
-	int *lens = calloc(n * 4, sizeof *lens);
-	char (*seqs)[24] = calloc(n, sizeof *seqs);
-	int rc = -1;
-	if (!sql || !vals || !lens || !seqs) {
-		bc_store_set_err(st, "out of memory");
-		goto out;
-	}
+	if (bc_buf_append(b, b->len > 1 ? "," : "", b->len > 1) != 0)
+		return -1;
+	if (!s)
+		return bc_buf_puts(b, "NULL");
+	if (bc_buf_reserve(b, 2 * n + 2) != 0)
+		return -1;
+	char *p = b->data + b->len;
+	*p++ = '"';
 	for (size_t i = 0; i < n; i++) {
-		snprintf(seqs[i], sizeof seqs[i], "%lld", recs[i].seq);
-		vals[i * 4] = recs[i].thread_id;
-		vals[i * 4 + 1] = seqs[i];
-		vals[i * 4 + 2] = recs[i].stream[0] ? recs[i].stream : "stdout";
-		vals[i * 4 + 3] = recs[i].line;
-		lens[i * 4 + 3] = (int)recs[i].line_len;
+		if (s[i] == '"' || s[i] == '\\')
+			*p++ = '\\';
+		*p++ = s[i];
 	}
-	PGresult *res = PQexecParams(p->conn, sql, (int)(n * 4), NULL, vals,
-	                             lens, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fail_res(st, res);
-		goto out;
+	*p++ = '"';
+	b->len = (size_t)(p - b->data);
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static void columns_free(struct columns *c)
+{
+	for (int k = 0; k < 5; k++)
+		bc_buf_free(&c->v[k]);
+}
+
+/* Fill c from recs[0..n). 0 or -1 (out of memory, err set). */
+static int columns_of(struct bc_store *st, const struct bc_record *recs,
+                      size_t n, struct columns *c)
+{
+	int bad = 0;
+	for (int k = 0; k < 5; k++) {
+		bc_buf_init(&c->v[k], 0);
+		bad |= bc_buf_puts(&c->v[k], "{");
 	}
-	rc = 0;
+	for (size_t i = 0; i < n && !bad; i++) {
+		const struct bc_record *r = &recs[i];
+		const char *stream = r->stream[0] ? r->stream : "stdout";
+		char seq[24], ts[BC_TS_LEN];
+		int k = snprintf(seq, sizeof seq, "%lld", r->seq);
+		/* In UTC: PostgreSQL refuses offsets beyond 15:59 that RFC
+		 * 3339 allows; an invalid ts stores the insert time. */
+		int ok = bc_ts_utc(r->ts, ts) == 0;
+		bad = element(&c->v[0], r->thread_id, strlen(r->thread_id)) ||
+		      element(&c->v[1], seq, (size_t)k) ||
+		      element(&c->v[2], ok ? ts : NULL, ok ? strlen(ts) : 0) ||
+		      element(&c->v[3], stream, strlen(stream)) ||
+		      element(&c->v[4], r->line, r->line_len);
+	}
+	for (int k = 0; k < 5 && !bad; k++)
+		bad |= bc_buf_puts(&c->v[k], "}");
+	if (bad) {
+		columns_free(c);
+		bc_store_set_err(st, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Run sql with the five columns as its parameters. */
+static PGresult *with_columns(struct bc_store *st, const char *sql,
+                              const struct columns *c)
+{
+	struct pg *p = st->impl;
+	const char *vals[5];
+	int lens[5];
+	for (int k = 0; k < 5; k++) {
+		vals[k] = c->v[k].data;
+		lens[k] = (int)c->v[k].len;
+	}
+	return PQexecParams(p->conn, sql, 5, NULL, vals, lens, NULL, 0);
+}
+
+/* After an insert of the columns c of recs[0..n) that skipped some rows,
+ * inside its transaction: 0 when every skipped row was stored with the
+ * same line and stream, BC_STORE_CONFLICT (err naming both lines) when
+ * not, -1. */
+static int check_chunk(struct bc_store *st, const struct bc_record *recs,
+                       size_t n, const struct columns *c)
+{
+	PGresult *res = with_columns(st, check_sql, c);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return fail_res(st, res);
+	int rc = 0;
 	if (PQntuples(res) > 0) {
 		long long seq = atoll(PQgetvalue(res, 0, 0));
 		const char *tid = recs[0].thread_id;
@@ -322,53 +337,32 @@ static int check_chunk(struct bc_store *st, const struct bc_record *recs,
 		                           (size_t)PQgetlength(res, 0, 2));
 	}
 	PQclear(res);
-out:
-	free(vals);
-	free(lens);
-	free(seqs);
 	return rc;
 }
 
-/* Insert rows recs[0..n) with one statement; returns rows added or -1. */
+/* Insert rows recs[0..n) with one statement, checking the rows it skipped;
+ * returns rows added, -1, or BC_STORE_CONFLICT. */
 static long long insert_chunk(struct bc_store *st, const struct bc_record *recs,
                               size_t n)
 {
-	struct pg *p = st->impl;
-	const char *sql = insert_sql(st, n);
-	const char **vals = calloc(n * 5, sizeof *vals);
-	int *lens = calloc(n * 5, sizeof *lens);
-	char (*seqs)[24] = calloc(n, sizeof *seqs);
-	char (*tss)[BC_TS_LEN] = calloc(n, sizeof *tss);
+	struct columns c;
 	long long added = -1;
-	if (!sql || !vals || !lens || !seqs || !tss) {
-		bc_store_set_err(st, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct bc_record *r = &recs[i];
-		snprintf(seqs[i], sizeof seqs[i], "%lld", r->seq);
-		vals[i * 5] = r->thread_id;
-		vals[i * 5 + 1] = seqs[i];
-		/* In UTC: PostgreSQL refuses offsets beyond 15:59 that RFC
-		 * 3339 allows; an invalid ts stores the insert time. */
-		vals[i * 5 + 2] = bc_ts_utc(r->ts, tss[i]) == 0 ? tss[i] : NULL;
-		vals[i * 5 + 3] = r->stream[0] ? r->stream : "stdout";
-		vals[i * 5 + 4] = r->line;
-		lens[i * 5 + 4] = (int)r->line_len;
-	}
-	PGresult *res = PQexecParams(p->conn, sql, (int)(n * 5), NULL, vals, lens,
-	                             NULL, 0);
+	if (columns_of(st, recs, n, &c) != 0)
+		return -1;
+	PGresult *res = with_columns(st, insert_sql, &c);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		fail_res(st, res);
 		goto out;
 	}
 	added = atoll(PQcmdTuples(res));
 	PQclear(res);
+	if ((size_t)added < n) {
+		int rc = check_chunk(st, recs, n, &c);
+		if (rc != 0)
+			added = rc;
+	}
 out:
-	free(vals);
-	free(lens);
-	free(seqs);
-	free(tss);
+	columns_free(&c);
 	return added;
 }
 
@@ -387,11 +381,6 @@ static long long insert_tx(struct bc_store *st, const struct bc_record *recs,
 	for (size_t i = 0; i < n; i += ROWS_PER_STMT) {
 		size_t k = n - i < ROWS_PER_STMT ? n - i : ROWS_PER_STMT;
 		a = insert_chunk(st, recs + i, k);
-		if (a >= 0 && (size_t)a < k) {
-			int c = check_chunk(st, recs + i, k);
-			if (c != 0)
-				a = c;
-		}
 		if (a < 0) {
 			PQclear(PQexec(p->conn, "ROLLBACK"));
 			if (a == BC_STORE_CONFLICT)

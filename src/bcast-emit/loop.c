@@ -147,13 +147,14 @@ static void hand_on(struct emit *e)
 
 	if (e->lines.n == 0)
 		return;
-	if (bc_buffer_encode(e->buffer, &e->lines, &e->batch) != 0)
-		bc_die(BC_EX_IOERR, "%zu lines could not be stored: %s",
-		       e->lines.n, bc_buffer_errstr(e->buffer));
-	while (bc_buffer_store(e->buffer, &e->batch) != 0) {
+	bc_batch_reset(&e->batch);
+	/* Encoded once: a retry stores the same records (same seqs). */
+	while ((e->batch.n == 0 &&
+	        bc_buffer_encode(e->buffer, &e->lines, &e->batch) != 0) ||
+	       bc_buffer_store(e->buffer, &e->batch) != 0) {
 		if (terminating && warned)
 			bc_die(BC_EX_IOERR, "%zu lines could not be stored: %s",
-			       e->batch.n, bc_buffer_errstr(e->buffer));
+			       e->lines.n, bc_buffer_errstr(e->buffer));
 		if (!warned)
 			bc_warn("cannot store lines (%s); retrying every second",
 			        bc_buffer_errstr(e->buffer));
