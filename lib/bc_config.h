@@ -26,8 +26,9 @@ struct bc_config {
 	char *read_token;       /* BCAST_READ_TOKEN default NULL */
 	char *jwt_secret_file;  /* BCAST_JWT_SECRET_FILE default NULL */
 	char *state;   /* $STATE */
-	int redis_asked;  /* redis came from BCAST_REDIS or a flag, not the
-	                     built-in default (programs set it for --redis) */
+	int redis_asked;  /* redis came from a flag, BCAST_REDIS or the file,
+	                     not the built-in default (programs set it for
+	                     --redis) */
 	/* Where each setting came from, in bc_config_key order (see
 	 * bc_config_describe); file_line is the line for BC_SRC_FILE. */
 	unsigned char src[16];
