@@ -340,6 +340,32 @@ PY
 	check_complete 400 line
 }
 
+@test "with read access, the page asks for the token once, then shows the run from its session" {
+	stop_hub
+	echo pub-token-1 >"$T/pub.tok"
+	echo read-token-2 >"$T/read.tok"
+	start_hub --db "$BCAST_DB" --token-file "$T/pub.tok" --read-token-file "$T/read.tok"
+	seq 1 50 | sed 's/^/line /' | BCAST_TOKEN=pub-token-1 bcast-emit -t secret
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BCAST_HUB/admin/runs/secret/logs")" = 401 ]
+	# The page itself needs no credential: it holds no data.
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BCAST_HUB/runs/secret")" = 200 ]
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BCAST_HUB/assets/app.js")" = 200 ]
+	open_page /runs/secret signin
+	[ "$(js 'document.getElementById("signin").open')" = true ]
+	[ "$(js 'bcastViewer.seqs().length')" = 0 ]
+	type_into token wrong-token
+	js 'document.getElementById("signin-form").requestSubmit(); 1' >/dev/null
+	wait_for 10 js_is 'document.getElementById("signin-error").textContent' 'That token was refused.'
+	type_into token read-token-2
+	js 'document.getElementById("signin-form").requestSubmit(); 1' >/dev/null
+	# It reloads with the session cookie (HttpOnly: scripts cannot read it).
+	wait_for 20 state_is ready
+	wait_for 10 store_count_is 50
+	check_complete 50 line
+	[ "$(js 'document.getElementById("signin").open')" = false ]
+	[ "$(js 'document.cookie')" = "" ]
+}
+
 @test "a screenshot of a real run for the README (docs/viewer.png)" {
 	cat >"$T/build.sh" <<'EOF'
 printf '\033[1m==> Building bcast\033[0m\n'
