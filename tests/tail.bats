@@ -690,3 +690,35 @@ assert {r["thread_id"]: r["status"] for r in runs} == {"run-42": "completed", "r
 	grep -q '^id: run-44:[0-9]*$' "$T/step13"
 	grep -q '^step [0-9]*/100' "$T/step15"
 }
+
+@test "read access: no or a wrong credential is a clear 69; BCAST_READ_TOKEN, --read-token-file and BCAST_TOKEN read" {
+	export BCAST_DB=$(sqlite_db) BCAST_REDIS=none
+	start_hub --db "$BCAST_DB" --read-token sekrit-read --token sekrit-pub
+	BCAST_TOKEN=sekrit-pub bcast-emit -t auth -- sh -c 'echo one; echo two' >/dev/null
+	run bcast-tail -n all --no-follow auth
+	[ "$status" -eq 69 ]
+	[[ "$output" == "bcast-tail: hub at $BCAST_HUB refused access to /admin/runs/auth/logs?after=0&limit=1000 (HTTP 401: "*"): set BCAST_READ_TOKEN or --read-token-file" ]]
+	run bcast-tail --list
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"refused access to /admin/runs"*"HTTP 401"* ]]
+	run timeout 10 bcast-tail --count 1
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"refused access to /api/logs/stream (HTTP 401): set BCAST_READ_TOKEN or --read-token-file" ]]
+	BCAST_READ_TOKEN=wrong run bcast-tail -n all --no-follow auth
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"refused access"* ]]
+	BCAST_READ_TOKEN=sekrit-read run bcast-tail -n all --no-follow auth
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'one\ntwo')" ]
+	printf 'sekrit-read\n' >"$T/tok"
+	run bcast-tail --read-token-file "$T/tok" -n all --no-follow auth
+	[ "$output" = "$(printf 'one\ntwo')" ]
+	BCAST_TOKEN=sekrit-pub run bcast-tail -n all --no-follow auth
+	[ "$output" = "$(printf 'one\ntwo')" ]
+	# Following needs the watch and the run list too: all with the token.
+	BCAST_READ_TOKEN=sekrit-read run timeout 10 bcast-tail -n 1 auth
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'two\nbcast-tail: run auth completed, exit 0')" ]
+	BCAST_READ_TOKEN=sekrit-read run bcast-tail --list
+	[[ "${lines[1]}" == auth*completed* ]]
+}
