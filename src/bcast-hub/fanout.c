@@ -88,6 +88,37 @@ struct qent {
 	size_t off;        /* bytes of the block's view already written */
 };
 
+/* A resume ring: the latest flushed blocks of the global or admin stream
+ * with the stream position of their first event. */
+struct ring_ent {
+	struct block *b;
+	unsigned long long first;       /* n of its first event */
+	char type[65];                  /* admin: the event's type and thread */
+	char tid[BC_TID_MAX + 1];
+};
+
+struct ring {
+	struct ring_ent *v;
+	size_t head, len, cap;
+	size_t events, bytes;           /* held now */
+	size_t max_events, max_bytes;   /* caps; max_events 0: no ring */
+	unsigned long long next;        /* n of the next event published */
+	unsigned long long pending_first;
+};
+
+struct fanout_seam;
+struct fanout;
+struct sub;
+static int seam_send(struct fanout *f, struct sub *u, struct block *b);
+static void seam_sub_gone(struct sub *u);
+static void seam_drained(struct sub *u);
+static void ring_push(struct ring *r, struct block *b, unsigned long long first,
+                      const char *type, const char *tid);
+static void ring_free(struct ring *r);
+static void epoch_new(char *out, size_t n);
+static int global_rewrite(struct fanout *f, const char *frames, size_t n,
+                          size_t count);
+
 struct stream;
 
 struct sub {
@@ -105,6 +136,7 @@ struct sub {
 	size_t qhead, qlen, qcap;
 	size_t backlog;                 /* unsent bytes */
 	struct event *expire;           /* ends the stream when its credential does */
+	struct fanout_seam *seam;       /* resuming: see "Resume" below */
 };
 
 struct stream {
@@ -137,7 +169,8 @@ struct fanout {
 	size_t counts[3];
 	size_t closing;
 	struct sub *ending;             /* subscribers whose end is being written */
-	unsigned long long admin_seq;
+	struct ring rings[2];           /* resume rings: global, admin */
+	char epoch[16];
 	int stopping;
 	void (*drained)(void *);
 	void *drained_arg;
@@ -326,6 +359,8 @@ static void sub_close(struct fanout *f, struct sub *u)
 	} else {
 		sub_detach(f, u);
 	}
+	if (u->seam != NULL)
+		seam_sub_gone(u);
 	while (u->qlen > 0) {
 		block_unref(u->q[u->qhead].b);
 		u->qhead = (u->qhead + 1) % u->qcap;
@@ -430,6 +465,8 @@ static int sub_drain(struct fanout *f, struct sub *u)
 		sub_close(f, u);
 		return -1;
 	}
+	if (u->seam != NULL)
+		seam_drained(u);
 	return 0;
 }
 
@@ -548,6 +585,8 @@ static void sub_send(struct fanout *f, struct sub *u, struct block *b)
 		sub_slow(f, u);
 		return;
 	}
+	if (u->seam != NULL && b != &keepalive_block && seam_send(f, u, b) != 0)
+		return;
 	if (sub_put(f, u, b) == 0)
 		f->m->events_delivered += b->frames;
 }
@@ -597,10 +636,14 @@ static void broadcast(struct fanout *f, struct stream *s, struct block *b,
 static void flush_stream(struct fanout *f, struct stream *s)
 {
 	struct block *b;
+	int ring = s == &f->global && f->rings[0].max_events > 0;
 
 	f->pending_bytes -= s->pending.len;
-	if (s->pending.len > HEAD_ROOM && s->nsubs > 0 &&
+	if (s->pending.len > HEAD_ROOM && (s->nsubs > 0 || ring) &&
 	    (b = block_from(&s->pending, s->pending_frames)) != NULL) {
+		if (ring)
+			ring_push(&f->rings[0], b, f->rings[0].pending_first, NULL,
+			          NULL);
 		broadcast(f, s, b, NULL, NULL);
 		block_unref(b);
 	}
@@ -692,6 +735,12 @@ struct fanout *fanout_new(struct event_base *base, const struct fanout_opts *o,
 	f->admin.kind = FANOUT_ADMIN;
 	bc_buf_init(&f->global.pending, 0);
 	bc_buf_init(&f->admin.pending, 0);
+	for (int i = 0; i < 2; i++) {
+		f->rings[i].max_events = o->resume_events;
+		f->rings[i].max_bytes = o->resume_bytes;
+		f->rings[i].next = 1;
+	}
+	epoch_new(f->epoch, sizeof f->epoch);
 	f->nbuckets = BUCKETS_MIN;
 	f->buckets = calloc(f->nbuckets, sizeof *f->buckets);
 	f->flush_ev = event_new(base, -1, 0, on_flush, f);
@@ -737,6 +786,8 @@ void fanout_free(struct fanout *f)
 		}
 	}
 	free(f->buckets);
+	ring_free(&f->rings[0]);
+	ring_free(&f->rings[1]);
 	bc_buf_free(&f->global.pending);
 	bc_buf_free(&f->admin.pending);
 	if (f->flush_ev != NULL)
@@ -793,9 +844,10 @@ static int steal_fd(struct fanout *f, struct evhttp_request *req)
 	return own;
 }
 
-int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
+static int subscribe(struct fanout *f, struct evhttp_request *req,
                      enum fanout_kind kind, const char *tid,
-                     const struct fanout_filter *filter, long long until)
+                     const struct fanout_filter *filter, long long until,
+                     struct sub **out)
 {
 	static const int one = 1;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -863,6 +915,7 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 		if (u->fd < 0)
 			goto fail;
 		sub_close(f, u);
+		*out = NULL;
 		return 0;
 	}
 	stream_add(f, s, u);
@@ -870,7 +923,7 @@ int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
 	 * until the peer's delayed ACK (40 ms on Linux). */
 	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	fcntl(u->fd, F_SETFL, fcntl(u->fd, F_GETFL) | O_NONBLOCK);
-	sub_put(f, u, b);     /* the head and ": connected" */
+	*out = sub_put(f, u, b) == 0 ? u : NULL; /* the head and ": connected" */
 	block_unref(b);
 	return 0;
 fail:
@@ -879,6 +932,15 @@ fail:
 	free(u->filter);
 	free(u);
 	return -1;
+}
+
+int fanout_subscribe(struct fanout *f, struct evhttp_request *req,
+                     enum fanout_kind kind, const char *tid,
+                     const struct fanout_filter *filter, long long until)
+{
+	struct sub *u;
+
+	return subscribe(f, req, kind, tid, filter, until, &u);
 }
 
 static int stream_queue(struct fanout *f, struct stream *s, const char *frames,
@@ -913,8 +975,8 @@ int fanout_publish_logs(struct fanout *f, const char *tid, const char *frames,
 		return 0;
 	if (f->pending_bytes > 0 && f->pending_bytes + n > PENDING_FLUSH)
 		fanout_flush(f);
-	if (f->global.nsubs > 0)
-		rc |= stream_queue(f, &f->global, frames, n, count);
+	if (f->global.nsubs > 0 || f->rings[0].max_events > 0)
+		rc |= global_rewrite(f, frames, n, count);
 	s = thread_get(f, tid, 0);
 	if (s != NULL && s->nsubs > 0)
 		rc |= stream_queue(f, s, frames, n, count);
@@ -924,21 +986,26 @@ int fanout_publish_logs(struct fanout *f, const char *tid, const char *frames,
 int fanout_publish_admin(struct fanout *f, const char *type, const char *tid,
                          const char *json, size_t n)
 {
+	struct ring *r = &f->rings[1];
 	struct bc_buf buf;
 	struct block *b;
-	char id[32];
+	char id[48];
+	unsigned long long at;
 
 	if (f->stopping)
 		return 0;
-	snprintf(id, sizeof id, "%llu", ++f->admin_seq);
-	if (f->admin.nsubs == 0)
+	at = r->next++;
+	if (f->admin.nsubs == 0 && r->max_events == 0)
 		return 0;
+	snprintf(id, sizeof id, "@%s:%llu", f->epoch, at);
 	bc_buf_init(&buf, 0);
 	if (bc_buf_append(&buf, "                  ", HEAD_ROOM) != 0 ||
 	    bc_sse_frame(&buf, id, json, n) != 0 || (b = block_from(&buf, 1)) == NULL) {
 		bc_buf_free(&buf);
 		return -1;
 	}
+	if (r->max_events > 0)
+		ring_push(r, b, at, type, tid);
 	broadcast(f, &f->admin, b, type, tid);
 	block_unref(b);
 	return 0;
@@ -982,4 +1049,509 @@ void fanout_shutdown(struct fanout *f, void (*drained)(void *), void *arg)
 		}
 	}
 	check_drained(f);
+}
+
+/* ---- Resume -------------------------------------------------------------
+ *
+ * Kept apart from the delivery path above, which calls in at four points
+ * only: sub_send (a resuming subscriber's batches go through seam_send),
+ * sub_drain (seam_drained), sub_close (seam_sub_gone) and the global and
+ * admin publishers (ring_push, global_rewrite).
+ *
+ * Thread streams resume from the history (the hub reads it on a worker,
+ * see resume.c); the seam between that replay and live lines is here. The
+ * subscriber is subscribed first and its live batches are held, not sent;
+ * the replay pages are written as they come; then the held batches are
+ * sent without the records the replay already sent (by seq), and for a
+ * while (SEAM_FILTER_US, or until a batch only has newer seqs) later
+ * batches are filtered the same way, since an emitter that re-posts after
+ * a hub restart re-sends records the replay found in Redis or the spool.
+ *
+ * Global and admin streams resume from a ring of their latest blocks; ids
+ * are "@EPOCH:N", EPOCH chosen at start. */
+
+#define SEAM_FILTER_US 10000000
+
+struct fanout_seam {
+	struct fanout *f;
+	struct sub *u;                  /* NULL once the subscriber is gone */
+	int refs;                       /* the subscriber's and the owner's */
+	int holding;
+	struct block **held;
+	size_t nheld, capheld, held_bytes;
+	long long *seqs;                /* replayed, ascending */
+	size_t nseqs, capseqs;
+	int64_t until_us;
+	void (*drain_cb)(void *);
+	void *drain_arg;
+};
+
+static void epoch_new(char *out, size_t n)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	struct timespec ts;
+	unsigned long long v;
+	char tmp[16];
+	size_t k = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v = (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000;
+	do
+		tmp[k++] = digits[v % 36];
+	while ((v /= 36) > 0 && k < sizeof tmp);
+	for (size_t i = 0; i < k && i + 1 < n; i++)
+		out[i] = tmp[k - 1 - i];
+	out[k < n ? k : n - 1] = '\0';
+}
+
+static void ring_free(struct ring *r)
+{
+	while (r->len > 0) {
+		block_unref(r->v[r->head].b);
+		r->head = (r->head + 1) % r->cap;
+		r->len--;
+	}
+	free(r->v);
+	r->v = NULL;
+	r->cap = 0;
+}
+
+static void ring_push(struct ring *r, struct block *b, unsigned long long first,
+                      const char *type, const char *tid)
+{
+	struct ring_ent *e;
+
+	if (r->len == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct ring_ent *v = malloc(cap * sizeof *v);
+		if (v == NULL)
+			return;     /* older cursors then get a reset */
+		for (size_t i = 0; i < r->len; i++)
+			v[i] = r->v[(r->head + i) % r->cap];
+		free(r->v);
+		r->v = v;
+		r->cap = cap;
+		r->head = 0;
+	}
+	e = &r->v[(r->head + r->len) % r->cap];
+	memset(e, 0, sizeof *e);
+	e->b = b;
+	e->first = first;
+	if (type != NULL)
+		snprintf(e->type, sizeof e->type, "%s", type);
+	if (tid != NULL)
+		snprintf(e->tid, sizeof e->tid, "%s", tid);
+	b->refs++;
+	r->len++;
+	r->events += b->frames;
+	r->bytes += b->len;
+	/* Keep the caps, but always the newest block. */
+	while (r->len > 1 && (r->events > r->max_events || r->bytes > r->max_bytes)) {
+		struct ring_ent *old = &r->v[r->head];
+		r->events -= old->b->frames;
+		r->bytes -= old->b->len;
+		block_unref(old->b);
+		r->head = (r->head + 1) % r->cap;
+		r->len--;
+	}
+}
+
+/* Append the frames (count events, ids "tid:seq") to the global stream
+ * with ids "@EPOCH:N". */
+static int global_rewrite(struct fanout *f, const char *frames, size_t n,
+                          size_t count)
+{
+	struct ring *r = &f->rings[0];
+	const char *p = frames, *end = frames + n;
+	struct bc_buf out;
+	unsigned long long at = r->next;
+	int rc;
+
+	bc_buf_init(&out, 0);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *fe = memmem(p, (size_t)(end - p), "\n\n", 2);
+		if (nl == NULL || fe == NULL)
+			break;
+		fe += 2;
+		if (bc_buf_printf(&out, "id: @%s:%llu", f->epoch, at++) != 0 ||
+		    bc_buf_append(&out, nl, (size_t)(fe - nl)) != 0) {
+			bc_buf_free(&out);
+			return -1;
+		}
+		p = fe;
+	}
+	(void)count;
+	if (f->global.pending.len == 0)
+		r->pending_first = r->next;
+	rc = stream_queue(f, &f->global, out.data, out.len, at - r->next);
+	if (rc == 0)
+		r->next = at;
+	bc_buf_free(&out);
+	return rc;
+}
+
+/* Send a ready event of the n bytes at p to u as its own chunk. */
+static int put_copy(struct fanout *f, struct sub *u, const char *p, size_t n,
+                    size_t frames)
+{
+	struct block *b = block_copy(p, n, frames);
+	int rc;
+
+	if (b == NULL)
+		return -1;
+	rc = sub_put(f, u, b);
+	if (rc == 0)
+		f->m->events_delivered += frames;
+	block_unref(b);
+	return rc;
+}
+
+/* The data of a chunk block (its frames). */
+static const char *block_frames(const struct block *b, size_t *n)
+{
+	if (b->hl == 0) {
+		*n = b->len;
+		return b->data;
+	}
+	*n = b->len - b->hl - 2;
+	return b->data + b->hl;
+}
+
+/* The frame at p (up to end): its length, and in *seq the number after the
+ * last ':' of its id line (-1 when none). */
+static size_t frame_at(const char *p, const char *end, long long *seq)
+{
+	const char *fe = memmem(p, (size_t)(end - p), "\n\n", 2);
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *c;
+
+	*seq = -1;
+	fe = fe != NULL ? fe + 2 : end;
+	if (nl != NULL && end - p > 4 && memcmp(p, "id: ", 4) == 0) {
+		for (c = nl; c > p && c[-1] != ':'; c--)
+			;
+		if (c > p) {
+			char *e;
+			long long v = strtoll(c, &e, 10);
+			if (e == nl)
+				*seq = v;
+		}
+	}
+	return (size_t)(fe - p);
+}
+
+int fanout_subscribe_cursor(struct fanout *f, struct evhttp_request *req,
+                            enum fanout_kind kind,
+                            const struct fanout_filter *filter,
+                            const char *epoch, unsigned long long n,
+                            const char *cursor, long long until)
+{
+	struct ring *r = &f->rings[kind == FANOUT_ADMIN ? 1 : 0];
+	struct sub *u;
+	unsigned long long last, kept;
+	const char *reason = NULL;
+	char data[256], missed[32] = "null", id[48];
+	struct bc_buf frame;
+
+	fanout_flush(f);      /* nothing pending: the ring holds all but live */
+	if (subscribe(f, req, kind, NULL, filter, until, &u) != 0)
+		return -1;
+	if (u == NULL)
+		return 0;
+	last = r->next - 1;
+	kept = r->len > 0 ? r->v[r->head].first : r->next;
+	if (strcmp(epoch, f->epoch) != 0) {
+		reason = "epoch";
+	} else if (n > last) {
+		reason = "expired";
+	} else if (n + 1 < kept) {
+		reason = "expired";
+		snprintf(missed, sizeof missed, "%llu", kept - n - 1);
+	}
+	if (reason != NULL) {
+		snprintf(id, sizeof id, "@%s:%llu", f->epoch, last);
+		snprintf(data, sizeof data,
+		         "{\"reason\":\"%s\",\"cursor\":\"%s\",\"missed\":%s}", reason,
+		         cursor, missed);
+		bc_buf_init(&frame, 0);
+		if (bc_buf_printf(&frame, "id: %s\nevent: reset\n", id) == 0 &&
+		    bc_sse_frame(&frame, NULL, data, strlen(data)) == 0)
+			put_copy(f, u, frame.data, frame.len, 1);
+		bc_buf_free(&frame);
+		f->m->resume_resets++;
+		return 0;
+	}
+	f->m->resumes++;
+	for (size_t i = 0; i < r->len; i++) {
+		struct ring_ent *e = &r->v[(r->head + i) % r->cap];
+		unsigned long long nf = e->b->frames;
+		size_t len, off = 0;
+		const char *p;
+		if (e->first + nf <= n + 1)
+			continue;
+		if (kind == FANOUT_ADMIN && !filter_match(u->filter, e->type, e->tid))
+			continue;
+		if (e->first > n) {
+			if (sub_put(f, u, e->b) != 0)
+				return 0;
+			f->m->events_delivered += nf;
+			continue;
+		}
+		p = block_frames(e->b, &len);
+		for (unsigned long long k = e->first; k <= n; k++) {
+			long long dummy;
+			off += frame_at(p + off, p + len, &dummy);
+		}
+		if (off < len && put_copy(f, u, p + off, len - off,
+		                          (size_t)(e->first + nf - n - 1)) != 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* ---- the seam of a resuming thread subscriber ---- */
+
+static void seam_unref(struct fanout_seam *s)
+{
+	if (--s->refs > 0)
+		return;
+	for (size_t i = 0; i < s->nheld; i++)
+		block_unref(s->held[i]);
+	free(s->held);
+	free(s->seqs);
+	free(s);
+}
+
+/* u stops filtering (the seam is done with it). */
+static void seam_detach(struct sub *u)
+{
+	struct fanout_seam *s = u->seam;
+
+	u->seam = NULL;
+	s->u = NULL;
+	for (size_t i = 0; i < s->nheld; i++)
+		block_unref(s->held[i]);
+	s->nheld = 0;
+	seam_unref(s);
+}
+
+static void seam_sub_gone(struct sub *u)
+{
+	seam_detach(u);
+}
+
+static void seam_drained(struct sub *u)
+{
+	struct fanout_seam *s = u->seam;
+	void (*cb)(void *) = s->drain_cb;
+
+	if (cb == NULL)
+		return;
+	s->drain_cb = NULL;
+	cb(s->drain_arg);
+}
+
+static int replayed(const struct fanout_seam *s, long long seq)
+{
+	size_t lo = 0, hi = s->nseqs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->seqs[mid] == seq)
+			return 1;
+		if (s->seqs[mid] < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* b without the records the replay sent: 0 when b goes as is (*newer set
+ * when all its records are above the replay), 1 with *out the filtered
+ * copy (NULL when nothing is left, or out of memory). */
+static int seam_filter(struct fanout_seam *s, struct block *b,
+                       struct block **out, int *newer)
+{
+	size_t len, off = 0, kept = 0, frames = 0;
+	const char *p = block_frames(b, &len);
+	long long max = s->nseqs > 0 ? s->seqs[s->nseqs - 1] : -1;
+	struct bc_buf buf;
+	int drop = 0;
+
+	*out = NULL;
+	*newer = 1;
+	while (off < len) {
+		long long seq;
+		size_t fl = frame_at(p + off, p + len, &seq);
+		if (seq <= max)
+			*newer = 0;
+		if (seq >= 0 && replayed(s, seq))
+			drop = 1;
+		off += fl;
+	}
+	if (!drop)
+		return 0;
+	bc_buf_init(&buf, 0);
+	for (off = 0; off < len;) {
+		long long seq;
+		size_t fl = frame_at(p + off, p + len, &seq);
+		if (seq < 0 || !replayed(s, seq)) {
+			if (bc_buf_append(&buf, p + off, fl) != 0)
+				break;
+			kept += fl;
+			frames++;
+		}
+		off += fl;
+	}
+	if (kept > 0)
+		*out = block_copy(buf.data, buf.len, frames);
+	bc_buf_free(&buf);
+	return 1;
+}
+
+/* A batch for a resuming subscriber: held, filtered, or (0) sent as is. */
+static int seam_send(struct fanout *f, struct sub *u, struct block *b)
+{
+	struct fanout_seam *s = u->seam;
+	struct block *nb;
+	int newer;
+
+	if (s->holding) {
+		if (s->nheld == s->capheld) {
+			size_t cap = s->capheld ? s->capheld * 2 : 16;
+			struct block **v = realloc(s->held, cap * sizeof *v);
+			if (v == NULL) {
+				sub_close(f, u);    /* cannot keep the stream whole */
+				return 1;
+			}
+			s->held = v;
+			s->capheld = cap;
+		}
+		b->refs++;
+		s->held[s->nheld++] = b;
+		s->held_bytes += b->len;
+		if (s->held_bytes > f->o.backlog)
+			sub_slow(f, u);
+		return 1;
+	}
+	if (mono_us() > s->until_us) {
+		seam_detach(u);
+		return 0;
+	}
+	if (seam_filter(s, b, &nb, &newer) == 0) {
+		if (newer)
+			seam_detach(u);
+		return 0;
+	}
+	if (nb != NULL) {
+		if (sub_put(f, u, nb) == 0)
+			f->m->events_delivered += nb->frames;
+		block_unref(nb);
+	}
+	return 1;
+}
+
+int fanout_subscribe_seam(struct fanout *f, struct evhttp_request *req,
+                          const char *tid, long long until,
+                          struct fanout_seam **seam)
+{
+	struct fanout_seam *s = calloc(1, sizeof *s);
+	struct sub *u;
+
+	*seam = NULL;
+	if (s == NULL)
+		return -1;
+	if (subscribe(f, req, FANOUT_THREAD, tid, NULL, until, &u) != 0) {
+		free(s);
+		return -1;
+	}
+	s->f = f;
+	s->holding = 1;
+	s->refs = 1;
+	if (u != NULL) {
+		s->u = u;
+		s->refs++;
+		u->seam = s;
+	}
+	f->m->resumes++;
+	*seam = s;
+	return 0;
+}
+
+int fanout_seam_replay(struct fanout_seam *s, const char *frames, size_t n,
+                       size_t count, const long long *seqs, size_t nseqs)
+{
+	if (s->u == NULL)
+		return -1;
+	if (s->nseqs + nseqs > s->capseqs) {
+		size_t cap = (s->nseqs + nseqs) * 2;
+		long long *v = realloc(s->seqs, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		s->seqs = v;
+		s->capseqs = cap;
+	}
+	for (size_t i = 0; i < nseqs; i++)
+		if (s->nseqs == 0 || seqs[i] > s->seqs[s->nseqs - 1])
+			s->seqs[s->nseqs++] = seqs[i];
+	if (n > 0 && put_copy(s->f, s->u, frames, n, count) != 0)
+		return -1;
+	return s->u != NULL ? 0 : -1;
+}
+
+int fanout_seam_wait(struct fanout_seam *s, void (*cb)(void *), void *arg)
+{
+	if (s->u == NULL || s->u->backlog <= s->f->o.backlog / 4)
+		return 0;
+	s->drain_cb = cb;
+	s->drain_arg = arg;
+	return 1;
+}
+
+int fanout_seam_alive(const struct fanout_seam *s)
+{
+	return s->u != NULL;
+}
+
+void fanout_seam_release(struct fanout_seam *s)
+{
+	struct fanout *f = s->f;
+	struct sub *u = s->u;
+
+	s->drain_cb = NULL;
+	if (u != NULL) {
+		size_t nheld = s->nheld;
+		struct block **held = s->held;
+		s->held = NULL;
+		s->nheld = s->capheld = 0;
+		s->holding = 0;
+		s->until_us = mono_us() + SEAM_FILTER_US;
+		for (size_t i = 0; i < nheld; i++) {
+			if (s->u != NULL)
+				sub_send(f, u, held[i]);
+			block_unref(held[i]);
+		}
+		free(held);
+		if (s->u != NULL && s->nseqs == 0)
+			seam_detach(u);
+	}
+	seam_unref(s);
+}
+
+void fanout_seam_fail(struct fanout_seam *s, const char *comment)
+{
+	struct sub *u = s->u;
+
+	s->drain_cb = NULL;
+	if (u != NULL && !u->ending)
+		sub_end(s->f, u, comment);
+	seam_unref(s);
+}
+
+const char *fanout_epoch(const struct fanout *f)
+{
+	return f->epoch;
 }

@@ -43,6 +43,8 @@ struct fanout_opts {
 	size_t backlog;          /* cap on a subscriber's unsent bytes */
 	int keepalive_s;         /* ": keepalive" period; 0 disables */
 	int write_timeout_s;     /* close a stream whose writes stall that long */
+	size_t resume_events;    /* resume ring of the global and of the admin */
+	size_t resume_bytes;     /* stream: caps (0 events: no ring) */
 };
 
 struct fanout;
@@ -84,6 +86,51 @@ int fanout_publish_admin(struct fanout *f, const char *type, const char *tid,
 /* Subscribers of one kind, and of all kinds. */
 size_t fanout_count(const struct fanout *f, enum fanout_kind kind);
 size_t fanout_total(const struct fanout *f);
+
+/* ---- Resume (see docs/hub-internals.md, "Resume") ---- */
+
+/* The hub's epoch: the EPOCH of global and admin ids "@EPOCH:N"; it
+ * changes every time the hub starts. Owned by f. */
+const char *fanout_epoch(const struct fanout *f);
+
+/* Subscribe req to the global (FANOUT_GLOBAL) or admin stream and first
+ * send what followed the cursor "@epoch:n" (its text in cursor, already
+ * checked to be of that form) from the stream's ring, then live events.
+ * A cursor of another epoch, or older than the ring holds, gets one
+ * "event: reset" instead (data: reason, cursor, missed). Same return and
+ * ownership of req, and until, as fanout_subscribe. */
+int fanout_subscribe_cursor(struct fanout *f, struct evhttp_request *req,
+                            enum fanout_kind kind,
+                            const struct fanout_filter *filter,
+                            const char *epoch, unsigned long long n,
+                            const char *cursor, long long until);
+
+/* A resuming thread subscriber: subscribed at once, its live batches
+ * held until fanout_seam_release. */
+struct fanout_seam;
+/* Subscribe req to tid's stream and hold its live batches. *seam is the
+ * caller's reference (release or fail it exactly once). 0, or -1 on
+ * out-of-memory (req untouched, the caller answers it). */
+int fanout_subscribe_seam(struct fanout *f, struct evhttp_request *req,
+                          const char *tid, long long until,
+                          struct fanout_seam **seam);
+/* Send n bytes of replayed frames (count events, ids "tid:seq") now, and
+ * remember their seqs (ascending, nseqs of them). 0, or -1 when the
+ * subscriber is gone. */
+int fanout_seam_replay(struct fanout_seam *s, const char *frames, size_t n,
+                       size_t count, const long long *seqs, size_t nseqs);
+/* 0 when the subscriber can take the next page now; 1 when cb(arg) will
+ * be called once its unsent output is written (never if it goes away). */
+int fanout_seam_wait(struct fanout_seam *s, void (*cb)(void *), void *arg);
+/* True while the subscriber is connected. */
+int fanout_seam_alive(const struct fanout_seam *s);
+/* The replay is complete: send the held batches without the replayed
+ * records, go live (still dropping replayed records for a while), and drop
+ * the caller's reference. */
+void fanout_seam_release(struct fanout_seam *s);
+/* The replay failed: end the stream after the comment (": ...\n\n"), and
+ * drop the caller's reference. */
+void fanout_seam_fail(struct fanout_seam *s, const char *comment);
 
 /* Deliver what is pending, end every stream (terminating chunk, then the
  * connection closes once written) and refuse new subscribers. drained(arg)

@@ -31,6 +31,7 @@
 #include "hub.h"
 #include "page.h"
 #include "rest.h"
+#include "resume.h"
 
 
 enum route {
@@ -534,27 +535,35 @@ static void handle_stream(struct hub *h, struct evhttp_request *req,
                           const struct target *t, long long until)
 {
 	struct fanout_filter flt;
+	struct resume_cursor cur;
 	enum fanout_kind kind = t->r == R_LOGS_STREAM ? FANOUT_GLOBAL
 	                      : t->r == R_THREAD_STREAM ? FANOUT_THREAD
 	                      : FANOUT_ADMIN;
 	char err[128];
+	int resume, rc;
 
 	if (kind == FANOUT_ADMIN && parse_filter(req, &flt, err, sizeof err) != 0) {
 		hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST, "%s", err);
 		return;
 	}
+	if ((resume = resume_parse(h, req, kind, t->tid, &cur)) < 0)
+		return;
 	if (fanout_total(h->fanout) >= h->max_clients) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		                  "Connection", "close");
 		hub_send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
-		           "too many clients (%zu)", h->max_clients);
+		               "too many clients (%zu)", h->max_clients);
 		return;
 	}
 	conns_forget(h->conns, req);
-	if (fanout_subscribe(h->fanout, req, kind, t->tid,
-	                     kind == FANOUT_ADMIN ? &flt : NULL, until) != 0)
+	rc = resume
+	   ? resume_subscribe(h, req, kind, t->tid,
+	                      kind == FANOUT_ADMIN ? &flt : NULL, &cur, until)
+	   : fanout_subscribe(h->fanout, req, kind, t->tid,
+	                      kind == FANOUT_ADMIN ? &flt : NULL, until);
+	if (rc != 0)
 		hub_send_error(h, req, HTTP_SERVUNAVAIL, HUB_REJ_MAX_CLIENTS,
-		           "not accepting subscribers");
+		               "not accepting subscribers");
 }
 
 static void handle_metrics(struct hub *h, struct evhttp_request *req)

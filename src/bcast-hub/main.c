@@ -76,6 +76,11 @@ static const char usage_text[] =
 "      --metrics-public     /metrics needs no credential (BCAST_METRICS_PUBLIC=1)\n"
 "      --insecure           allow a non-loopback --listen with no publish and\n"
 "                           read credential (BCAST_INSECURE=1)\n"
+"      --resume-events N    events of the global and of the admin stream kept\n"
+"                           for clients that resume (BCAST_RESUME_EVENTS,\n"
+"                           default 10000; 0: none)\n"
+"      --resume-bytes BYTES and at most this many bytes each\n"
+"                           (BCAST_RESUME_BYTES, default 16M)\n"
 "      --keepalive SECONDS  keepalive comment period (default 15; 0: none)\n"
 "      --max-clients N      open SSE streams allowed (default 50000)\n"
 "      --backlog BYTES      unsent output a subscriber may have before it is\n"
@@ -108,7 +113,7 @@ enum { OPT_LISTEN = 256, OPT_DB, OPT_REDIS, OPT_SPOOL, OPT_WORKERS, OPT_TOKEN,
        OPT_VERSION, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_READ_TOKEN_FILE,
        OPT_JWT_SECRET_FILE, OPT_CORS_ORIGIN, OPT_COOKIE_SECURE,
        OPT_METRICS_PUBLIC, OPT_INSECURE, OPT_MAX_CONNS, OPT_MAX_CONNS_PER_ADDR,
-       OPT_MEMORY_CAP, OPT_DB_TIMEOUT };
+       OPT_MEMORY_CAP, OPT_DB_TIMEOUT, OPT_RESUME_EVENTS, OPT_RESUME_BYTES };
 
 static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -116,6 +121,8 @@ static const struct option long_opts[] = {
 	{ "redis", required_argument, NULL, OPT_REDIS },
 	{ "spool", required_argument, NULL, OPT_SPOOL },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "resume-events", required_argument, NULL, OPT_RESUME_EVENTS },
+	{ "resume-bytes", required_argument, NULL, OPT_RESUME_BYTES },
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "read-token", required_argument, NULL, OPT_READ_TOKEN },
@@ -142,6 +149,7 @@ static const struct option long_opts[] = {
 struct opts {
 	long long keepalive, max_clients, backlog, max_body, timeout, workers;
 	long long max_conns, max_conns_per_addr, memory_cap, db_timeout;
+	long long resume_events, resume_bytes;
 };
 
 /* The numeric options: flag, environment variable, range, K/M/G allowed. */
@@ -173,6 +181,10 @@ static const struct numopt {
 	  offsetof(struct opts, memory_cap) },
 	{ OPT_DB_TIMEOUT, "--db-timeout", "BCAST_DB_TIMEOUT", 1, 3600, 0,
 	  offsetof(struct opts, db_timeout) },
+	{ OPT_RESUME_EVENTS, "--resume-events", "BCAST_RESUME_EVENTS", 0,
+	  100000000, 0, offsetof(struct opts, resume_events) },
+	{ OPT_RESUME_BYTES, "--resume-bytes", "BCAST_RESUME_BYTES", 1, 1LL << 40, 1,
+	  offsetof(struct opts, resume_bytes) },
 };
 #define NNUMOPTS (sizeof numopts / sizeof numopts[0])
 
@@ -319,7 +331,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	struct opts o = { 15, 50000, 4 << 20, 16 << 20, 30, 3, HUB_MAX_CONNS,
-	                  HUB_MAX_CONNS_PER_ADDR, HUB_MEMORY_CAP, HUB_DB_TIMEOUT };
+	                  HUB_MAX_CONNS_PER_ADDR, HUB_MEMORY_CAP, HUB_DB_TIMEOUT,
+	                  10000, 16 << 20 };
 	int numset[NNUMOPTS] = { 0 };
 	struct { const char *listen, *db, *redis, *spool; } flag = { 0 };
 	struct work_cfg wc;
@@ -404,6 +417,8 @@ int main(int argc, char **argv)
 	fo.backlog = (size_t)o.backlog;
 	fo.keepalive_s = (int)o.keepalive;
 	fo.write_timeout_s = (int)o.timeout;
+	fo.resume_events = (size_t)o.resume_events;
+	fo.resume_bytes = (size_t)o.resume_bytes;
 
 	r.h.base = event_base_new();
 	r.h.http = r.h.base != NULL ? evhttp_new(r.h.base) : NULL;

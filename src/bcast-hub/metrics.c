@@ -53,6 +53,11 @@ int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
 	rc |= counter(out, "bcast_hub_conns_evicted_total",
 	              "Connections closed for --max-conns or --max-conns-per-addr.",
 	              m->conns_evicted);
+	rc |= counter(out, "bcast_hub_resumes_total",
+	              "Streams resumed from a Last-Event-ID.", m->resumes);
+	rc |= counter(out, "bcast_hub_resume_resets_total",
+	              "Resume cursors that could not be served (event: reset).",
+	              m->resume_resets);
 	rc |= evbuffer_add_printf(out,
 		"# HELP bcast_hub_rejected_total Requests refused, by reason.\n"
 		"# TYPE bcast_hub_rejected_total counter\n") < 0;

@@ -30,6 +30,8 @@ struct hub_metrics {
 	unsigned long long slow_disconnects;
 	unsigned long long accept_errors;     /* failed accept() calls */
 	unsigned long long conns_evicted;     /* closed for --max-conns(-per-addr) */
+	unsigned long long resumes;           /* streams resumed from a cursor */
+	unsigned long long resume_resets;     /* cursors answered with a reset */
 	unsigned long long rejected[HUB_REJ_COUNT];
 };
 
