@@ -1511,6 +1511,23 @@ int fanout_seam_wait(struct fanout_seam *s, void (*cb)(void *), void *arg)
 	return 1;
 }
 
+long long fanout_seam_first_held(const struct fanout_seam *s)
+{
+	long long min = -1;
+
+	for (size_t i = 0; i < s->nheld; i++) {
+		size_t len, off = 0;
+		const char *p = block_frames(s->held[i], &len);
+		while (off < len) {
+			long long seq;
+			off += frame_at(p + off, p + len, &seq);
+			if (seq >= 0 && (min < 0 || seq < min))
+				min = seq;
+		}
+	}
+	return min;
+}
+
 int fanout_seam_alive(const struct fanout_seam *s)
 {
 	return s->u != NULL;

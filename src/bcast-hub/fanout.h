@@ -122,6 +122,8 @@ int fanout_seam_replay(struct fanout_seam *s, const char *frames, size_t n,
 /* 0 when the subscriber can take the next page now; 1 when cb(arg) will
  * be called once its unsent output is written (never if it goes away). */
 int fanout_seam_wait(struct fanout_seam *s, void (*cb)(void *), void *arg);
+/* The lowest seq of the live batches held so far, -1 when none. */
+long long fanout_seam_first_held(const struct fanout_seam *s);
 /* True while the subscriber is connected. */
 int fanout_seam_alive(const struct fanout_seam *s);
 /* The replay is complete: send the held batches without the replayed

@@ -5,9 +5,16 @@
  * DB, merged by seq). Each page is framed on the worker and written to the
  * subscriber on the loop; the next page is read once the subscriber has
  * taken most of the previous one (fanout_seam_wait), so a slow client
- * never makes the hub hold a whole history. The last page (nothing more
- * after it) releases the seam: the live batches held since the subscriber
- * connected follow, without the records already replayed. */
+ * never makes the hub hold a whole history.
+ *
+ * When a page reaches the end of what exists, the seam is released (the
+ * live batches held since the subscriber connected follow, without the
+ * records already replayed) only if they continue the replay: the first
+ * held seq is at most the last replayed + 1, or nothing was held and
+ * nothing new was found. Otherwise the buffers are read again every
+ * REPLAY_POLL_MS, for at most REPLAY_WAIT_S: an emitter that found the
+ * hub down keeps writing Redis or the spool but posts nothing until its
+ * back-off ends (up to 5 s), and those lines exist only there. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +26,7 @@
 
 #include "bc_buf.h"
 #include "bc_history.h"
+#include "bc_record.h"
 #include "bc_sse.h"
 #include "hub.h"
 #include "rest.h"
@@ -26,6 +34,8 @@
 #include "work.h"
 
 #define REPLAY_PAGE 5000
+#define REPLAY_POLL_MS 100
+#define REPLAY_WAIT_S 10
 
 /* The cursor text: the Last-Event-ID header, else ?last_event_id=. 1 with
  * it in out, 0 when none, -1 when too long. */
@@ -113,6 +123,8 @@ struct replay_job {
 	struct work_pool *work;
 	char tid[BC_TID_MAX + 1];
 	long long after;
+	struct event *poll;
+	int64_t deadline_us;          /* 0 until the replay first caught up */
 	/* the page read */
 	int failed;
 	char err[600];
@@ -124,6 +136,8 @@ struct replay_job {
 
 static void replay_free(struct replay_job *rj)
 {
+	if (rj->poll != NULL)
+		event_free(rj->poll);
 	bc_buf_free(&rj->frames);
 	free(rj->seqs);
 	free(rj);
@@ -176,6 +190,32 @@ static void replay_next(void *arg)
 	work_submit(rj->work, &rj->job, WORK_READ);
 }
 
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	replay_next(arg);
+}
+
+/* The replay found the end of what exists: release the seam when the held
+ * live batches continue it, else look again shortly. */
+static void replay_caught_up(struct replay_job *rj)
+{
+	long long held = fanout_seam_first_held(rj->seam);
+	int64_t now = bc_now_us();
+	struct timeval tv = { 0, REPLAY_POLL_MS * 1000 };
+
+	if (rj->deadline_us == 0)
+		rj->deadline_us = now + (int64_t)REPLAY_WAIT_S * 1000000;
+	if (!fanout_seam_alive(rj->seam) ||
+	    (held >= 0 && held <= rj->after + 1) ||
+	    (held < 0 && rj->nseqs == 0) || now > rj->deadline_us ||
+	    rj->poll == NULL || event_add(rj->poll, &tv) != 0) {
+		fanout_seam_release(rj->seam);
+		replay_free(rj);
+	}
+}
+
 static void replay_done(struct work_job *j, int aborted)
 {
 	struct replay_job *rj = (struct replay_job *)j;
@@ -189,14 +229,16 @@ static void replay_done(struct work_job *j, int aborted)
 		return;
 	}
 	if (fanout_seam_replay(rj->seam, rj->frames.data, rj->frames.len,
-	                       rj->nseqs, rj->seqs, rj->nseqs) != 0 ||
-	    !rj->more) {
+	                       rj->nseqs, rj->seqs, rj->nseqs) != 0) {
 		fanout_seam_release(rj->seam);
 		replay_free(rj);
 		return;
 	}
-	rj->after = rj->seqs[rj->nseqs - 1];
-	if (fanout_seam_wait(rj->seam, replay_next, rj) == 0)
+	if (rj->nseqs > 0)
+		rj->after = rj->seqs[rj->nseqs - 1];
+	if (!rj->more)
+		replay_caught_up(rj);
+	else if (fanout_seam_wait(rj->seam, replay_next, rj) == 0)
 		replay_next(rj);
 }
 
@@ -217,12 +259,18 @@ int resume_subscribe(struct hub *h, struct evhttp_request *req,
 		free(rj);
 		return -1;
 	}
+	if (!fanout_seam_alive(rj->seam)) {
+		fanout_seam_release(rj->seam);
+		free(rj);
+		return 0;
+	}
 	rj->job.run = replay_run;
 	rj->job.done = replay_done;
 	rj->work = h->work;
 	snprintf(rj->tid, sizeof rj->tid, "%s", tid);
 	rj->after = c->seq;
 	bc_buf_init(&rj->frames, 0);
+	rj->poll = evtimer_new(h->base, on_poll, rj);
 	work_submit(h->work, &rj->job, WORK_READ);
 	return 0;
 }
