@@ -253,7 +253,9 @@ for r in json.load(open(sys.argv[1])): print(r[sys.argv[2]])' "$T/body" "$1" | t
 		[ "$(post_event "{\"type\":\"$1\",\"thread_id\":\"$2\",\"data\":{\"n\":1}}")" = 200 ]
 	done
 	wait_for 5 has_data "$T/all.sse" 5
-	[ "$(grep '^id:' "$T/all.sse" | tr '\n' ' ')" = 'id: 1 id: 2 id: 3 id: 4 id: 5 ' ]
+	# Admin ids are @EPOCH:N, N counting the hub's admin events.
+	[ "$(grep '^id:' "$T/all.sse" | sed 's/^id: @[0-9a-z]*:/id: /' | tr '\n' ' ')" = 'id: 1 id: 2 id: 3 id: 4 id: 5 ' ]
+	[ "$(grep '^id:' "$T/all.sse" | sed 's/^id: @\([0-9a-z]*\):.*/\1/' | sort -u | wc -l)" = 1 ]
 	[ "$(data_count "$T/t1-end.sse")" -eq 2 ]
 	grep -q '"type":"run_completed","thread_id":"t1"' "$T/t1-end.sse"
 	grep -q '"type":"run_error","thread_id":"t1"' "$T/t1-end.sse"
