@@ -1437,7 +1437,7 @@ static int seam_send(struct fanout *f, struct sub *u, struct block *b)
 			sub_slow(f, u);
 		return 1;
 	}
-	if (mono_us() > s->until_us) {
+	if (bc_mono_us() > s->until_us) {
 		seam_detach(u);
 		return 0;
 	}
@@ -1545,7 +1545,7 @@ void fanout_seam_release(struct fanout_seam *s)
 		s->held = NULL;
 		s->nheld = s->capheld = 0;
 		s->holding = 0;
-		s->until_us = mono_us() + SEAM_FILTER_US;
+		s->until_us = bc_mono_us() + SEAM_FILTER_US;
 		for (size_t i = 0; i < nheld; i++) {
 			if (s->u != NULL)
 				sub_send(f, u, held[i]);

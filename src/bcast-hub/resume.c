@@ -26,6 +26,7 @@
 
 #include "bc_buf.h"
 #include "bc_history.h"
+#include "bc_clock.h"
 #include "bc_record.h"
 #include "bc_sse.h"
 #include "hub.h"
@@ -202,7 +203,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 static void replay_caught_up(struct replay_job *rj)
 {
 	long long held = fanout_seam_first_held(rj->seam);
-	int64_t now = bc_now_us();
+	int64_t now = bc_mono_us();
 	struct timeval tv = { 0, REPLAY_POLL_MS * 1000 };
 
 	if (rj->deadline_us == 0)
