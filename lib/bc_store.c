@@ -158,9 +158,9 @@ long long bc_store_insert(struct bc_store *st, const struct bc_record *recs,
 	return st->ops->insert(st, recs, n);
 }
 
-long long bc_store_history(struct bc_store *st, const char *tid,
-                           long long after, long long limit,
-                           bc_store_row_cb cb, void *arg)
+static long long history(struct bc_store *st, const char *tid, long long after,
+                         long long limit, int desc, bc_store_row_cb cb,
+                         void *arg)
 {
 	if (!bc_tid_valid(tid)) {
 		bc_store_set_err(st, "invalid thread id");
@@ -168,20 +168,21 @@ long long bc_store_history(struct bc_store *st, const char *tid,
 	}
 	if (limit == 0)
 		return 0;
-	return st->ops->history(st, tid, after, limit, 0, cb, arg);
+	return st->ops->history(st, tid, after, limit, desc, cb, arg);
+}
+
+long long bc_store_history(struct bc_store *st, const char *tid,
+                           long long after, long long limit,
+                           bc_store_row_cb cb, void *arg)
+{
+	return history(st, tid, after, limit, 0, cb, arg);
 }
 
 long long bc_store_history_desc(struct bc_store *st, const char *tid,
                                 long long after, long long limit,
                                 bc_store_row_cb cb, void *arg)
 {
-	if (!bc_tid_valid(tid)) {
-		bc_store_set_err(st, "invalid thread id");
-		return -1;
-	}
-	if (limit == 0)
-		return 0;
-	return st->ops->history(st, tid, after, limit, 1, cb, arg);
+	return history(st, tid, after, limit, 1, cb, arg);
 }
 
 static long long aggregate(struct bc_store *st, const char *tid,
