@@ -722,3 +722,48 @@ assert {r["thread_id"]: r["status"] for r in runs} == {"run-42": "completed", "r
 	BCAST_READ_TOKEN=sekrit-read run bcast-tail --list
 	[[ "${lines[1]}" == auth*completed* ]]
 }
+
+@test "every thread across a hub kill -9: one reset notice with what was missed, then live" {
+	db=$(sqlite_db)
+	start_hub --db "$db"
+	bg bcast-tail --count 3 >"$T/out" 2>"$T/err"
+	tail_pid=$BG_PID
+	wait_for 10 subs_are global 1
+	post_lines r 1 "before"
+	wait_for 5 has_lines "$T/out" 1
+	kill -9 "$HUB_PID"
+	wait "$HUB_PID" 2>/dev/null || true
+	bcast-hub --listen "127.0.0.1:$HUB_PORT" --db "$db" 2>>"$HUB_LOG" &
+	HUB_PID=$!
+	BC_PIDS+=("$HUB_PID")
+	wait_for 10 hub_healthy
+	wait_for 15 subs_are global 1
+	post_lines r 2 "after 1" "after 2"
+	wait_exit "$tail_pid" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "$(printf 'r | before\nr | after 1\nr | after 2')" ]
+	[ "$(grep -c '^bcast-tail: reset: ' "$T/err")" -eq 1 ]
+	grep -Eq "^bcast-tail: reset: the hub could not resume the stream from '@[^']+' \(it restarted\): (an unknown number of|[0-9]+) lines missed$" "$T/err"
+}
+
+@test "--admin across a hub kill -9: one reset notice for admin events" {
+	db=$(sqlite_db)
+	start_hub --db "$db"
+	bg bcast-tail --admin --count 2 >"$T/out" 2>"$T/err"
+	tail_pid=$BG_PID
+	wait_for 10 subs_are admin 1
+	post_event a checkpoint '{"n":1}'
+	wait_for 5 has_lines "$T/out" 1
+	kill -9 "$HUB_PID"
+	wait "$HUB_PID" 2>/dev/null || true
+	bcast-hub --listen "127.0.0.1:$HUB_PORT" --db "$db" 2>>"$HUB_LOG" &
+	HUB_PID=$!
+	BC_PIDS+=("$HUB_PID")
+	wait_for 10 hub_healthy
+	wait_for 15 subs_are admin 1
+	post_event a checkpoint '{"n":2}'
+	wait_exit "$tail_pid" 10
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$(cat "$T/out")" = "$(printf 'a checkpoint {"n":1}\na checkpoint {"n":2}')" ]
+	[ "$(grep -c "^bcast-tail: reset: the hub could not resume admin events from '@" "$T/err")" -eq 1 ]
+}
