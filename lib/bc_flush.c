@@ -237,6 +237,9 @@ enum bc_flush_result bc_flush_all(const struct bc_flush_opts *o,
 	 * thread at all tids.v is NULL, which qsort must not be given. */
 	if (tids.n > 1)
 		qsort(tids.v, tids.n, sizeof *tids.v, cmp_str);
+	for (size_t i = 0; i < tids.n; i++)
+		if (i == 0 || strcmp(tids.v[i], tids.v[i - 1]) != 0)
+			st->threads_total++;
 	/* A conflict stops only its own thread: the others still move, and
 	 * the first conflict is what is reported. */
 	char first[1024] = "";

@@ -21,6 +21,7 @@ struct bc_flush_stats {
 	long long duplicates;  /* records that were already stored */
 	long long invalid;     /* unparseable records skipped (kept in err) */
 	long long threads;     /* threads visited */
+	long long threads_total; /* threads found by bc_flush_all */
 };
 
 /* How a flush ended, so the caller can pick the exit code. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bc_buffer.h"
+#include "bc_clock.h"
 #include "bc_exit.h"
 #include "bc_prune.h"
 #include "bc_tid.h"
@@ -89,14 +90,32 @@ static void moved_line(const char *who, const struct bc_flush_stats *st)
 	        st->inserted + st->duplicates, st->inserted, st->duplicates);
 }
 
+/* One line, redrawn at most 5 times a second: threads and lines done,
+ * the rate, and the time left estimated from the threads still to do. */
 static void progress(const char *tid, const struct bc_flush_stats *st,
                      void *arg)
 {
+	static int64_t start, last;
+	int64_t now = bc_mono_us();
+	long long lines = st->inserted + st->duplicates, left;
+	double secs;
+
 	(void)arg;
 	if (!show_progress)
 		return;
-	fprintf(stderr, "\r\033[K%s: %s: %lld lines moved so far", bc_prog, tid,
-	        st->inserted + st->duplicates);
+	if (start == 0)
+		start = now;
+	else if (now - last < 200000)
+		return;
+	last = now;
+	secs = (double)(now - start) / 1e6;
+	fprintf(stderr, "\r\033[K%s: %lld/%lld threads (%s), %lld lines, %.0f lines/s",
+	        bc_prog, st->threads, st->threads_total, tid, lines,
+	        secs > 0 ? (double)lines / secs : 0.0);
+	left = st->threads_total - st->threads;
+	if (left > 0 && st->threads > 0 && secs > 0)
+		fprintf(stderr, ", about %.0f s left",
+		        secs / (double)st->threads * (double)left);
 }
 
 static void progress_end(void)

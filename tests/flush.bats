@@ -336,3 +336,24 @@ killed() {
 
 @test "a flusher killed with SIGKILL half way: the rerun completes, nothing doubled (SQLite)" { killed sqlite; }
 @test "a flusher killed with SIGKILL half way: the rerun completes, nothing doubled (PostgreSQL)" { killed pg; }
+
+@test "--all on a terminal shows a progress line (threads, lines, rate); not when stderr is a file, nor with -q" {
+	local db
+	db=$(new_db sqlite)
+	journal prog-a 1 3000
+	journal prog-b 1 3000
+	journal prog-c 1 3000
+	export BCAST_REDIS=none BCAST_DB=$db
+	# script(1) gives the flush a terminal for its standard error.
+	script -qec "bcast-flush --all --batch 1000" /dev/null >"$T/tty" 2>&1
+	grep -aEq 'bcast-flush: [0-3]/3 threads \(prog-[abc]\), [0-9]+ lines, [0-9]+ lines/s' "$T/tty"
+	grep -aq 'bcast-flush: 3 threads: 9000 lines moved' "$T/tty"
+	[ "$(count "$db" prog-c)" -eq 3000 ]
+	journal prog-d 1 100
+	bcast-flush --all 2>"$T/file"
+	run grep -c 'lines/s' "$T/file"
+	[ "$output" -eq 0 ]
+	journal prog-e 1 100
+	script -qec "bcast-flush --all -q" /dev/null >"$T/quiet" 2>&1
+	[ ! -s "$T/quiet" ]
+}
