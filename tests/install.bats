@@ -69,7 +69,12 @@ inst() { make -s -C "$REPO" "$@" DESTDIR="$T/root" >"$T/make.log" 2>&1 || { cat 
 	# pkg-config that finds no module stands for a machine without them.
 	PKG_CONFIG_LIBDIR=$T/none run make -C "$REPO" all
 	[ "$status" -ne 0 ]
-	[[ $output == *"missing Debian packages: libhiredis-dev libpq-dev libsqlite3-dev libjson-c-dev libcurl4-openssl-dev libevent-dev; install them, or run 'make deps' as root"* ]]
-	run grep -c -e 'cc ' -e 'error:' <<<"$output"
+	local out=$output msg p
+	msg=$(grep "missing Debian packages: .*; install them, or run 'make deps' as root" <<<"$out")
+	[ "$(wc -l <<<"$msg")" -eq 1 ]
+	for p in libhiredis-dev libpq-dev libsqlite3-dev libjson-c-dev libcurl4-openssl-dev libevent-dev libssl-dev; do
+		[[ $msg == *" $p"* ]]
+	done
+	run grep -c -e 'cc ' -e 'error:' <<<"$out"
 	[ "$output" -eq 0 ]
 }
