@@ -1077,6 +1077,8 @@ struct fanout_seam {
 	struct sub *u;                  /* NULL once the subscriber is gone */
 	int refs;                       /* the subscriber's and the owner's */
 	int holding;
+	int releasing;                  /* sending the held batches */
+	int done;                       /* detach once they are sent */
 	struct block **held;
 	size_t nheld, capheld, held_bytes;
 	long long *seqs;                /* replayed, ascending */
@@ -1412,6 +1414,17 @@ static int seam_filter(struct fanout_seam *s, struct block *b,
 	return 1;
 }
 
+/* The seam is done with u: detach it, or, while the held batches are being
+ * released, once they all are (s->u stays set until then: the release
+ * loop stops only when the subscriber is gone). */
+static void seam_done(struct sub *u)
+{
+	if (u->seam->releasing)
+		u->seam->done = 1;
+	else
+		seam_detach(u);
+}
+
 /* A batch for a resuming subscriber: held, filtered, or (0) sent as is. */
 static int seam_send(struct fanout *f, struct sub *u, struct block *b)
 {
@@ -1438,12 +1451,12 @@ static int seam_send(struct fanout *f, struct sub *u, struct block *b)
 		return 1;
 	}
 	if (bc_mono_us() > s->until_us) {
-		seam_detach(u);
+		seam_done(u);
 		return 0;
 	}
 	if (seam_filter(s, b, &nb, &newer) == 0) {
 		if (newer)
-			seam_detach(u);
+			seam_done(u);
 		return 0;
 	}
 	if (nb != NULL) {
@@ -1546,13 +1559,15 @@ void fanout_seam_release(struct fanout_seam *s)
 		s->nheld = s->capheld = 0;
 		s->holding = 0;
 		s->until_us = bc_mono_us() + SEAM_FILTER_US;
+		s->releasing = 1;
 		for (size_t i = 0; i < nheld; i++) {
-			if (s->u != NULL)
+			if (s->u != NULL)       /* NULL: the subscriber is gone */
 				sub_send(f, u, held[i]);
 			block_unref(held[i]);
 		}
 		free(held);
-		if (s->u != NULL && s->nseqs == 0)
+		s->releasing = 0;
+		if (s->u != NULL && (s->done || s->nseqs == 0))
 			seam_detach(u);
 	}
 	seam_unref(s);
