@@ -83,6 +83,45 @@ int fanout_publish_logs(struct fanout *f, const char *tid, const char *frames,
 int fanout_publish_admin(struct fanout *f, const char *type, const char *tid,
                          const char *json, size_t n);
 
+/* A position on the bus shared by hubs: the entry id "MS-SEQ" of the
+ * entry an event came in. */
+struct fanout_pos {
+	unsigned long long ms, seq;
+};
+
+/* fanout_publish_logs and fanout_publish_admin for events of the bus
+ * entry at pos: their global and admin ids are "@MS-SEQ:K", K = 0, 1, ...
+ * their index among the entry's events of that stream (calls with the
+ * same pos continue K). pos NULL: the hub's own ids "@EPOCH:N", as the
+ * plain names. Entries must come in bus order. 0 or -1 (out-of-memory). */
+int fanout_publish_logs_at(struct fanout *f, const char *tid,
+                           const char *frames, size_t n, size_t count,
+                           const struct fanout_pos *pos);
+int fanout_publish_admin_at(struct fanout *f, const char *type,
+                            const char *tid, const char *json, size_t n,
+                            const struct fanout_pos *pos);
+
+/* Put the events of the bus entry at pos into the global (logs) or admin
+ * resume ring only, delivering nothing: a hub joining the bus prefills its
+ * rings with the newest entries, oldest first, so it can serve cursors
+ * from before it started. An entry at or before the newest bus position
+ * the hub has is ignored. Arguments as fanout_publish_*_at; 0 or -1. */
+int fanout_prefill_logs(struct fanout *f, const char *tid, const char *frames,
+                        size_t n, size_t count, const struct fanout_pos *pos);
+int fanout_prefill_admin(struct fanout *f, const char *type, const char *tid,
+                         const char *json, size_t n,
+                         const struct fanout_pos *pos);
+
+/* The bus is on (on 1) or gone for good (0): with a bus, a cursor
+ * "@MS-SEQ:K" newer than what this hub has is waited for (the entry may
+ * not have reached it yet), without one it gets a reset at once. */
+void fanout_set_bus(struct fanout *f, int on);
+
+/* The bus has handed this hub every entry up to pos, including ones it
+ * skipped or dropped (so nothing to publish): lets a resume waiting for
+ * pos go on at once. */
+void fanout_bus_seen(struct fanout *f, const struct fanout_pos *pos);
+
 /* Subscribers of one kind, and of all kinds. */
 size_t fanout_count(const struct fanout *f, enum fanout_kind kind);
 size_t fanout_total(const struct fanout *f);
