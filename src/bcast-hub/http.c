@@ -422,7 +422,7 @@ static void handle_ingest(struct hub *h, struct evhttp_request *req,
 		count += (size_t)rc;
 	}
 	if (count > 0 &&
-	    fanout_publish_logs(h->fanout, tid, frames.data, frames.len, count) != 0) {
+	    hub_publish_logs(h, tid, frames.data, frames.len, count) != 0) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		goto out;
 	}
@@ -468,8 +468,7 @@ static void handle_admin_post(struct hub *h, struct evhttp_request *req)
 		return;
 	}
 	if (bc_event_encode(&e, &json) != 0 ||
-	    fanout_publish_admin(h->fanout, e.type, e.thread_id, json.data,
-	                         json.len) != 0) {
+	    hub_publish_admin(h, e.type, e.thread_id, json.data, json.len) != 0) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		goto out;
 	}

@@ -14,6 +14,7 @@
 #include "bc_store.h"
 #include "auth.h"
 #include "budget.h"
+#include "bus.h"
 #include "conns.h"
 #include "fanout.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@ struct hub {
 	struct work_pool *work;     /* DB, Redis and spool reads and writes */
 	struct hub_auth *auth;      /* credentials and origins (auth.h) */
 	struct budget budget;       /* --memory-cap (budget.h) */
+	struct bus *bus;            /* the bus between hubs; NULL: none (bus.h) */
 	size_t max_clients;
 	size_t max_body;
 	int timeout_s;              /* --timeout */

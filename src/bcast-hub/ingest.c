@@ -236,8 +236,8 @@ static void publish(struct iconn *c)
 	struct hub *h = c->in->h;
 
 	if (c->frames_n > 0) {
-		fanout_publish_logs(h->fanout, c->tid, c->frames.data, c->frames.len,
-		                    c->frames_n);
+		hub_publish_logs(h, c->tid, c->frames.data, c->frames.len,
+		                 c->frames_n);
 		h->metrics.lines_received += c->frames_n;
 		c->accepted += c->frames_n;
 	}
@@ -578,8 +578,8 @@ static void on_input(struct evbuffer *input, const struct evbuffer_cb_info *info
 			break;
 		}
 		if (count > 0)
-			fanout_publish_logs(in->h->fanout, tid, in->frames.data,
-			                    in->frames.len, (size_t)count);
+			hub_publish_logs(in->h, tid, in->frames.data,
+			                 in->frames.len, (size_t)count);
 		in->h->metrics.http_requests++;
 		in->h->metrics.lines_received += (unsigned long long)count;
 		evbuffer_drain(input, hl + blen);
