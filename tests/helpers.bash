@@ -37,6 +37,8 @@ bc_setup() {
 	for v in $(compgen -e | grep '^BCAST_' | grep -v '^BCAST_TEST_'); do unset "$v"; done
 	# No /etc/bcast/bcast.conf of this machine in the tests: an empty file.
 	export BCAST_CONFIG=/dev/null
+	# One hub process: suites about workers set --workers themselves.
+	export BCAST_WORKERS=1
 	T=$(mktemp -d /tmp/bcast-t.XXXXXX)
 	chmod 755 "$T"
 	export T

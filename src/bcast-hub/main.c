@@ -56,8 +56,11 @@ static const char usage_text[] =
 "                           redis://127.0.0.1:6379 if it answers at start)\n"
 "      --spool DIR          spool journals history and resume read\n"
 "                           (BCAST_SPOOL, $STATE/spool)\n"
-"      --workers N          threads for DB, Redis and spool reads (default 3;\n"
-"                           one more serializes flushes)\n"
+"      --workers N          processes serving one port as one hub (BCAST_WORKERS,\n"
+"                           default: the number of cores; 1: no fork)\n"
+"      --read-threads N     threads per process for DB, Redis and spool reads\n"
+"                           (BCAST_READ_THREADS, default 3; one more\n"
+"                           serializes flushes)\n"
 "      --token T            publish credential: POSTs need 'Authorization:\n"
 "                           Bearer T'; it may also read (BCAST_TOKEN)\n"
 "      --token-file F       read --token from file F (BCAST_TOKEN_FILE)\n"
@@ -109,6 +112,7 @@ static const char usage_text[] =
 "listen, 75 the Redis given with --redis or BCAST_REDIS does not answer.\n";
 
 enum { OPT_LISTEN = 256, OPT_DB, OPT_REDIS, OPT_SPOOL, OPT_WORKERS, OPT_TOKEN,
+       OPT_READ_THREADS,
        OPT_KEEPALIVE, OPT_MAX_CLIENTS, OPT_BACKLOG, OPT_MAX_BODY, OPT_TIMEOUT,
        OPT_VERSION, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_READ_TOKEN_FILE,
        OPT_JWT_SECRET_FILE, OPT_CORS_ORIGIN, OPT_COOKIE_SECURE,
@@ -121,6 +125,7 @@ static const struct option long_opts[] = {
 	{ "redis", required_argument, NULL, OPT_REDIS },
 	{ "spool", required_argument, NULL, OPT_SPOOL },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "read-threads", required_argument, NULL, OPT_READ_THREADS },
 	{ "resume-events", required_argument, NULL, OPT_RESUME_EVENTS },
 	{ "resume-bytes", required_argument, NULL, OPT_RESUME_BYTES },
 	{ "token", required_argument, NULL, OPT_TOKEN },
@@ -148,12 +153,13 @@ static const struct option long_opts[] = {
 
 struct opts {
 	long long keepalive, max_clients, backlog, max_body, timeout, workers;
+	long long read_threads;
 	long long max_conns, max_conns_per_addr, memory_cap, db_timeout;
 	long long resume_events, resume_bytes;
 };
 
 /* The numeric options: flag, environment variable, range, K/M/G allowed. */
-enum { NUM_MAX_CLIENTS = 1, NUM_MAX_CONNS = 6 };   /* indexes below */
+enum { NUM_MAX_CLIENTS = 1, NUM_WORKERS = 5, NUM_MAX_CONNS = 6 };   /* indexes below */
 static const struct numopt {
 	int id;
 	const char *flag, *env;
@@ -171,7 +177,7 @@ static const struct numopt {
 	  offsetof(struct opts, max_body) },
 	{ OPT_TIMEOUT, "--timeout", "BCAST_TIMEOUT", 1, 86400, 0,
 	  offsetof(struct opts, timeout) },
-	{ OPT_WORKERS, "--workers", "BCAST_WORKERS", 1, 64, 0,
+	{ OPT_WORKERS, "--workers", "BCAST_WORKERS", 1, 256, 0,
 	  offsetof(struct opts, workers) },
 	{ OPT_MAX_CONNS, "--max-conns", "BCAST_MAX_CONNS", 1, 1000000, 0,
 	  offsetof(struct opts, max_conns) },
@@ -185,6 +191,8 @@ static const struct numopt {
 	  100000000, 0, offsetof(struct opts, resume_events) },
 	{ OPT_RESUME_BYTES, "--resume-bytes", "BCAST_RESUME_BYTES", 1, 1LL << 40, 1,
 	  offsetof(struct opts, resume_bytes) },
+	{ OPT_READ_THREADS, "--read-threads", "BCAST_READ_THREADS", 1, 64, 0,
+	  offsetof(struct opts, read_threads) },
 };
 #define NNUMOPTS (sizeof numopts / sizeof numopts[0])
 
@@ -330,9 +338,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 15, 50000, 4 << 20, 16 << 20, 30, 3, HUB_MAX_CONNS,
-	                  HUB_MAX_CONNS_PER_ADDR, HUB_MEMORY_CAP, HUB_DB_TIMEOUT,
-	                  10000, 16 << 20 };
+	struct opts o = {
+		.keepalive = 15, .max_clients = 50000, .backlog = 4 << 20,
+		.max_body = 16 << 20, .timeout = 30, .workers = 1,
+		.read_threads = 3, .max_conns = HUB_MAX_CONNS,
+		.max_conns_per_addr = HUB_MAX_CONNS_PER_ADDR,
+		.memory_cap = HUB_MEMORY_CAP, .db_timeout = HUB_DB_TIMEOUT,
+		.resume_events = 10000, .resume_bytes = 16 << 20 };
 	int numset[NNUMOPTS] = { 0 };
 	struct { const char *listen, *db, *redis, *spool; } flag = { 0 };
 	struct work_cfg wc;
@@ -410,7 +422,7 @@ int main(int argc, char **argv)
 	wc.db_url = cfg.db;
 	wc.redis_url = redis_choice(&cfg, flag.redis != NULL);
 	wc.spool_dir = cfg.spool;
-	wc.readers = (int)o.workers;
+	wc.readers = (int)o.read_threads;
 	wc.db_timeout_s = (int)o.db_timeout;
 	r.h.max_body = (size_t)o.max_body;
 	budget_init(&r.h.budget, (size_t)o.memory_cap);
