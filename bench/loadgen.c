@@ -48,7 +48,8 @@
 
 #define PROG "loadgen"
 #define MAX_PROCS 64
-#define MAX_PIDS 16
+#define MAX_PIDS 64
+#define MAX_URLS 16
 #define HSUB 32
 #define HBUCKETS (HSUB * 42)
 #define RBUF (256 * 1024)
@@ -64,7 +65,10 @@ static const char usage_text[] =
 "  --target T          bcast (bcast-hub, lines through bcast-emit), nchan\n"
 "                      (POST /pub?id=CH, GET /sub?id=CH), or self (a built-in\n"
 "                      SSE blaster: measures the loadgen's own ceiling)\n"
-"  --url URL           server base URL, http://HOST:PORT\n"
+"  --url URL           server base URL, http://HOST:PORT; repeatable: subscriber\n"
+"                      i reads from URL i%U (several servers on one bus)\n"
+"  --pub-spread        with several --url, channel c publishes to URL c%U\n"
+"                      (default: every channel to the first URL)\n"
 "  --subs N            subscribers (default 1)\n"
 "  --threads T         channels (bcast threads) the lines go round-robin to (1)\n"
 "  --per-thread        subscriber i reads channel i%T, not the global stream\n"
@@ -82,6 +86,8 @@ static const char usage_text[] =
 "  --procs P           subscriber processes (default: enough for the fd limit)\n"
 "  --src-spread K      bind subscribers to 127.0.1.1..K (default 64, 0 = off)\n"
 "  --server-pid PID    a server process whose RSS is sampled (repeatable)\n"
+"  --aux-pid PID       a helper process (Redis) whose CPU is reported as\n"
+"                      aux_cpu_pct (repeatable)\n"
 "  --emit PATH         bcast-emit to run per thread (default bcast-emit)\n"
 "  --redis URL         bcast-emit --redis (default none)\n"
 "  --emit-log FILE     bcast-emit stderr (default /dev/null)\n"
@@ -105,10 +111,12 @@ struct opts {
 	long subs, threads, lines, size, window, pipeline, procs, src_spread;
 	double rate, timeout, drain, connect_timeout, hold, duration;
 	int per_thread, idle;
-	pid_t pids[MAX_PIDS];
-	int npids;
-	char host[64];
+	pid_t pids[MAX_PIDS], aux[MAX_PIDS];
+	int npids, naux, pub_spread;
+	char host[64];          /* the first --url's: publishers' by default */
 	int port;
+	struct endpoint { const char *url; char host[64]; int port; } eps[MAX_URLS];
+	int neps;
 };
 
 struct wstat {
@@ -290,13 +298,14 @@ static int server_reset_hwm(void)
 	return ok;
 }
 
-static double server_cpu_s(void)
+/* CPU seconds (user + system) of n processes. */
+static double pids_cpu_s(const pid_t *pids, int n)
 {
 	double sum = 0;
 	long hz = sysconf(_SC_CLK_TCK);
-	for (int i = 0; i < O.npids; i++) {
+	for (int i = 0; i < n; i++) {
 		char path[64], buf[1024];
-		snprintf(path, sizeof path, "/proc/%d/stat", (int)O.pids[i]);
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pids[i]);
 		int fd = open(path, O_RDONLY);
 		if (fd < 0)
 			continue;
@@ -312,6 +321,11 @@ static double server_cpu_s(void)
 			sum += (double)(ut + st) / (double)hz;
 	}
 	return sum;
+}
+
+static double server_cpu_s(void)
+{
+	return pids_cpu_s(O.pids, O.npids);
 }
 
 static long rss_peak_kb;
@@ -342,7 +356,7 @@ enum { S_IDLE, S_CONNECTING, S_HEAD, S_READY, S_CLOSED, S_FAILED };
 struct sub {
 	int fd;
 	uint32_t ch;
-	uint8_t state, owed;
+	uint8_t state, owed, ep;
 	uint8_t *bits;
 	uint64_t *last;
 	struct sr_reader rd;
@@ -418,7 +432,8 @@ static void sub_path(char *buf, size_t n, uint32_t ch)
 
 static int sub_connect(int ep, struct sub *s, long i)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)O.port) };
+	const struct endpoint *e = &O.eps[i % O.neps];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)e->port) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -432,7 +447,7 @@ static int sub_connect(int ep, struct sub *s, long i)
 			return -1;
 		}
 	}
-	inet_pton(AF_INET, O.host, &a.sin_addr);
+	inet_pton(AF_INET, e->host, &a.sin_addr);
 	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
 		close(fd);
 		return -1;
@@ -443,6 +458,7 @@ static int sub_connect(int ep, struct sub *s, long i)
 		return -1;
 	}
 	s->fd = fd;
+	s->ep = (uint8_t)(i % O.neps);
 	s->state = S_CONNECTING;
 	sr_init(&s->rd, SR_SSE);
 	return 0;
@@ -478,7 +494,8 @@ static int sub_send_request(int ep, struct sub *s)
 	sub_path(path, sizeof path, s->ch);
 	int n = snprintf(req, sizeof req,
 	                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n"
-	                 "Cache-Control: no-cache\r\n\r\n", path, O.host, O.port);
+	                 "Cache-Control: no-cache\r\n\r\n", path, O.eps[s->ep].host,
+	                 O.eps[s->ep].port);
 	if (write(s->fd, req, (size_t)n) != n)
 		return -1;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
@@ -655,6 +672,9 @@ static int blaster_listen(void)
 		die("blaster listen: %s", strerror(errno));
 	snprintf(O.host, sizeof O.host, "127.0.0.1");
 	O.port = ntohs(a.sin_port);
+	O.eps[0].port = O.port;
+	snprintf(O.eps[0].host, sizeof O.eps[0].host, "127.0.0.1");
+	O.neps = 1;
 	return fd;
 }
 
@@ -740,7 +760,7 @@ static _Noreturn void blaster_main(int lfd)
 /* ---- publishers ------------------------------------------------------ */
 
 struct pub {
-	int fd;
+	int fd, ep;
 	pid_t pid;
 	uint32_t ch;
 	uint64_t next_k, nlines;
@@ -797,6 +817,12 @@ static void chunk_close(struct pub *p)
 	p->chunk_at = 0;
 }
 
+/* The --url channel ch publishes to. */
+static int pub_ep(uint32_t ch)
+{
+	return O.pub_spread ? (int)(ch % (uint32_t)O.neps) : 0;
+}
+
 static pid_t spawn_emit(uint32_t ch, int *wfd)
 {
 	int p[2];
@@ -815,7 +841,7 @@ static pid_t spawn_emit(uint32_t ch, int *wfd)
 		dup2(log >= 0 ? log : null, 2);
 		signal(SIGPIPE, SIG_DFL);
 		execlp(O.emit, O.emit, "-t", tid, "--no-flush", "--redis", O.redis,
-		       "--hub", O.url, (char *)NULL);
+		       "--hub", O.eps[pub_ep(ch)].url, (char *)NULL);
 		fprintf(stderr, PROG ": cannot run %s: %s\n", O.emit, strerror(errno));
 		_exit(127);
 	}
@@ -825,13 +851,13 @@ static pid_t spawn_emit(uint32_t ch, int *wfd)
 	return pid;
 }
 
-static int server_connect(void)
+static int server_connect(const struct endpoint *e)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)O.port) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)e->port) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	inet_pton(AF_INET, O.host, &a.sin_addr);
+	inet_pton(AF_INET, e->host, &a.sin_addr);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
-		die("cannot connect to %s: %s", O.url, strerror(errno));
+		die("cannot connect to %s: %s", e->url, strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	set_nonblock(fd);
 	return fd;
@@ -862,7 +888,8 @@ static void pub_append(struct pub *p, uint64_t g)
 		int r = snprintf(w, 512,
 		                 "POST /api/runs/%s-%u/logs HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s"
 		                 "Content-Type: application/x-ndjson\r\nContent-Length: %zu\r\n\r\n%s",
-		                 O.tag, p->ch, O.host, O.port, O.token ? "Authorization: Bearer " : "",
+		                 O.tag, p->ch, O.eps[p->ep].host, O.eps[p->ep].port,
+		                 O.token ? "Authorization: Bearer " : "",
 		                 O.token ? O.token : "", O.token ? "\r\n" : "",
 		                 (size_t)rl + body + 3, rec);
 		w += r;
@@ -871,7 +898,7 @@ static void pub_append(struct pub *p, uint64_t g)
 		int r = snprintf(w, 256,
 		                 "POST /pub?id=%s-%u&all=%s-all HTTP/1.1\r\nHost: %s:%d\r\n"
 		                 "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
-		                 O.tag, p->ch, O.tag, O.host, O.port, body);
+		                 O.tag, p->ch, O.tag, O.eps[p->ep].host, O.eps[p->ep].port, body);
 		w += r;
 		p->outstanding++;
 	}
@@ -956,20 +983,20 @@ static uint64_t received_total(void)
 
 /* ---- the run --------------------------------------------------------- */
 
-static void parse_url(void)
+static void parse_url(struct endpoint *e)
 {
-	const char *u = O.url;
+	const char *u = e->url;
 	if (strncmp(u, "http://", 7) != 0)
 		die("--url must be http://HOST:PORT");
 	u += 7;
 	const char *colon = strchr(u, ':');
-	if (!colon || (size_t)(colon - u) >= sizeof O.host)
+	if (!colon || (size_t)(colon - u) >= sizeof e->host)
 		die("--url must be http://HOST:PORT");
-	memcpy(O.host, u, (size_t)(colon - u));
-	O.host[colon - u] = 0;
-	O.port = atoi(colon + 1);
+	memcpy(e->host, u, (size_t)(colon - u));
+	e->host[colon - u] = 0;
+	e->port = atoi(colon + 1);
 	struct in_addr tmp;
-	if (O.port <= 0 || O.port > 65535 || inet_pton(AF_INET, O.host, &tmp) != 1)
+	if (e->port <= 0 || e->port > 65535 || inet_pton(AF_INET, e->host, &tmp) != 1)
 		die("--url must be http://IPV4:PORT");
 }
 
@@ -995,7 +1022,8 @@ static void parse_args(int argc, char **argv)
 		{ "redis", 1, 0, 'R' }, { "emit-log", 1, 0, 'L' }, { "pipeline", 1, 0, 'k' },
 		{ "tag", 1, 0, 'g' }, { "duration", 1, 0, 'D' }, { "help", 0, 0, 'h' },
 		{ "publish", 1, 0, 'B' }, { "token", 1, 0, 'K' }, { "pin-publisher", 1, 0, 'Y' },
-		{ "pin-subscribers", 1, 0, 'Z' },
+		{ "pin-subscribers", 1, 0, 'Z' }, { "pub-spread", 0, 0, 'Q' },
+		{ "aux-pid", 1, 0, 'a' },
 		{ 0, 0, 0, 0 }
 	};
 	static char tagbuf[32];
@@ -1020,7 +1048,18 @@ static void parse_args(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'T': O.target = optarg; break;
-		case 'u': O.url = optarg; break;
+		case 'u':
+			if (O.neps == MAX_URLS)
+				die("too many --url");
+			O.eps[O.neps++].url = optarg;
+			O.url = O.eps[0].url;
+			break;
+		case 'Q': O.pub_spread = 1; break;
+		case 'a':
+			if (O.naux == MAX_PIDS)
+				die("too many --aux-pid");
+			O.aux[O.naux++] = (pid_t)num_arg("--aux-pid", optarg, 1, INT_MAX);
+			break;
 		case 'n': O.subs = (long)num_arg("--subs", optarg, 0, 1e7); break;
 		case 't': O.threads = (long)num_arg("--threads", optarg, 1, 1e5); break;
 		case 'P': O.per_thread = 1; break;
@@ -1067,9 +1106,12 @@ static void parse_args(int argc, char **argv)
 		O.idle = 0;
 		O.rate = 0;
 	} else {
-		if (!O.url)
+		if (!O.neps)
 			die("--url is required");
-		parse_url();
+		for (int i = 0; i < O.neps; i++)
+			parse_url(&O.eps[i]);
+		memcpy(O.host, O.eps[0].host, sizeof O.host);
+		O.port = O.eps[0].port;
 	}
 	if (!O.tag) {
 		snprintf(tagbuf, sizeof tagbuf, "lg%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
@@ -1116,11 +1158,11 @@ int main(int argc, char **argv)
 		close(lfd);
 		static char urlbuf[64];
 		snprintf(urlbuf, sizeof urlbuf, "http://127.0.0.1:%d", O.port);
-		O.url = urlbuf;
+		O.url = O.eps[0].url = urlbuf;
 	}
 
 	long rss0 = server_kb("VmRSS:");
-	double cpu0 = server_cpu_s();
+	double cpu0 = server_cpu_s(), aux0 = pids_cpu_s(O.aux, O.naux);
 	uint64_t t_cpu0 = now_ns();
 	int hwm_ok = server_reset_hwm();
 	rss_peak_kb = rss0;
@@ -1173,6 +1215,7 @@ int main(int argc, char **argv)
 		for (uint32_t ch = 0; !self && ch < t; ch++) {
 			struct pub *p = &pubs[ch];
 			p->ch = ch;
+			p->ep = pub_ep(ch);
 			p->nlines = lines_for(m, t, ch);
 			p->out = malloc(PUB_OUT_MAX + 1024);
 			if (!p->out)
@@ -1180,14 +1223,15 @@ int main(int argc, char **argv)
 			if (via_emit()) {
 				p->pid = spawn_emit(ch, &p->fd);
 			} else {
-				p->fd = server_connect();
+				p->fd = server_connect(&O.eps[p->ep]);
 				sr_init(&p->rd, SR_REPLIES);
 			}
 			if (via_stream()) {
 				p->out_len = (size_t)sprintf(p->out,
 					"POST /api/runs/%s-%u/logs HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s"
 					"Content-Type: application/x-ndjson\r\n"
-					"Transfer-Encoding: chunked\r\n\r\n", O.tag, ch, O.host, O.port,
+					"Transfer-Encoding: chunked\r\n\r\n", O.tag, ch, O.eps[p->ep].host,
+					O.eps[p->ep].port,
 					O.token ? "Authorization: Bearer " : "", O.token ? O.token : "",
 					O.token ? "\r\n" : "");
 				p->outstanding = 1;
@@ -1197,6 +1241,7 @@ int main(int argc, char **argv)
 		}
 		nap_sampling(via_emit() ? 300 : 100);
 		cpu0 = server_cpu_s();
+		aux0 = pids_cpu_s(O.aux, O.naux);
 		t_cpu0 = now_ns();
 
 		struct rusage ru0;
@@ -1362,7 +1407,7 @@ int main(int argc, char **argv)
 		}
 	}
 	atomic_store(&S->release, 1);
-	double srv_cpu = server_cpu_s() - cpu0;
+	double srv_cpu = server_cpu_s() - cpu0, aux_cpu = pids_cpu_s(O.aux, O.naux) - aux0;
 	double srv_wall = (double)(now_ns() - t_cpu0) / 1e9;
 	long hwm = hwm_ok ? server_kb("VmHWM:") : -1;
 	if (hwm > rss_peak_kb)
@@ -1479,11 +1524,11 @@ int main(int argc, char **argv)
 	       ready && O.npids ? (double)(rss_setup - rss0) * 1024.0 / (double)ready : 0);
 	printf(" srv_ns_per_ev=%.0f", tot.unique ? srv_cpu * 1e9 / (double)tot.unique : 0);
 	printf(" setup_s=%.2f pub_s=%.2f span_s=%.2f srv_cpu_pct=%.0f lg_cpu_pct=%.0f"
-	       " pub_cpu_pct=%.0f emit_cpu_pct=%.0f procs=%ld status=%s\n",
+	       " pub_cpu_pct=%.0f emit_cpu_pct=%.0f aux_cpu_pct=%.0f urls=%d procs=%ld status=%s\n",
 	       setup_s, pub_s, span, srv_wall > 0 ? 100 * srv_cpu / srv_wall : 0,
 	       tot.wall_s > 0 ? 100 * tot.cpu_s / tot.wall_s : 0,
 	       pub_s > 0 ? 100 * pub_cpu / pub_s : 0, active > 0 ? 100 * emit_cpu / active : 0,
-	       O.procs, status);
+	       srv_wall > 0 ? 100 * aux_cpu / srv_wall : 0, O.neps, O.procs, status);
 	free(hist);
 	if (fflush(stdout) != 0)
 		return 2;
