@@ -27,17 +27,36 @@
 B10_PIDS=() B10_URLS=() B10_REDIS_DIR="" B10_REDIS_PORT="" B10_N=0
 BUS_WORKERS=0 BUS_ON=0 BUS_PROBED=0
 
-# What the built hub can do: --workers N as processes (the old thread
-# option is then --read-threads) and the Redis bus between hubs.
+# What the built hub can do, tried rather than read from --help (an option
+# may be accepted before it works): BUS_WORKERS=1 when `--workers 2` starts
+# two worker processes, BUS_ON=1 when a line posted to one hub reaches a
+# subscriber of another hub on the same Redis.
 bus_probe() {
-	local help
 	[ "$BUS_PROBED" = 0 ] || return 0
 	BUS_PROBED=1
-	help=$("$HUB" --help 2>/dev/null)
-	grep -q -- '--read-threads' <<<"$help" && BUS_WORKERS=1
-	grep -q -- '--bus-' <<<"$help" && BUS_ON=1
-	[ "$BUS_WORKERS" = 1 ] || note "bus rows: this bcast-hub has no --workers processes (--workers still means read threads): bcast rows with more than one process not measured"
-	[ "$BUS_ON" = 1 ] || note "bus rows: this bcast-hub has no Redis bus between hubs: bcast '3 hubs' rows not measured, and bcast runs with --redis none (one process alone$([ "$BUS_WORKERS" = 1 ] && echo ", or workers relayed by their parent"))"
+	local out=$W/probe.out
+	bus_redis_start
+	if "$HUB" --help 2>/dev/null | grep -q -- '--read-threads'; then
+		bus_start_bcast 1 2 quiet
+		[ "$(pgrep -c -P "${B10_PIDS[0]}")" -ge 2 ] && BUS_WORKERS=1
+		bus_stop_servers
+	fi
+	BUS_ON=1
+	bus_start_bcast 2 1
+	BUS_ON=0
+	timeout 4 curl -sN -H 'Accept: text/event-stream' "${B10_URLS[1]}/api/logs/stream" >"$out" 2>/dev/null &
+	local cpid=$! i
+	sleep 1
+	curl -s -o /dev/null -X POST -H 'Content-Type: application/x-ndjson' \
+		--data '{"thread_id":"busprobe-0","seq":1,"line":"bus probe"}' "${B10_URLS[0]}/api/runs/busprobe-0/logs"
+	for i in $(seq 1 30); do grep -q 'bus probe' "$out" && break; sleep 0.1; done
+	grep -q 'bus probe' "$out" && BUS_ON=1
+	kill "$cpid" 2>/dev/null
+	wait "$cpid" 2>/dev/null
+	bus_stop_servers
+	bus_redis_stop
+	[ "$BUS_WORKERS" = 1 ] || note "bus rows: this bcast-hub does not run --workers as processes: bcast rows with more than one process not measured"
+	[ "$BUS_ON" = 1 ] || note "bus rows: on this bcast-hub a line posted to one hub does not reach the subscribers of another hub on the same Redis (no bus): bcast '3 hubs' rows not measured, and bcast runs with --redis none (one process alone$([ "$BUS_WORKERS" = 1 ] && echo ", or workers relayed by their parent"))"
 }
 
 bus_redis_start() {
@@ -63,26 +82,28 @@ wait_children() {
 	return 1
 }
 
-# bus_start_bcast HUBS WORKERS
+# bus_start_bcast HUBS WORKERS [quiet]: quiet = do not note missing workers.
 bus_start_bcast() {
-	local hubs=$1 workers=$2 h port redis cmd pid
+	local hubs=$1 workers=$2 quiet=${3:-} h port redis cmd pid st
 	redis=redis://127.0.0.1:$B10_REDIS_PORT
 	[ "$BUS_ON" = 1 ] || redis=none
 	for h in $(seq 1 "$hubs"); do
 		port=$(svc_free_port) || die "no free port"
-		mkdir -p "$W/state10-$h"
-		cmd=("$HUB" --listen "127.0.0.1:$port" --db "sqlite:$W/state10-$h/hub.db" --redis "$redis"
+		B10_N=$((B10_N + 1))
+		st=$W/state10-$B10_N
+		mkdir -p "$st"
+		cmd=("$HUB" --listen "127.0.0.1:$port" --db "sqlite:$st/hub.db" --redis "$redis"
 			--max-clients 100000)
-		[ "$BUS_WORKERS" = 1 ] && cmd+=(--workers "$workers")
-		echo "XDG_STATE_HOME=$W/state10-$h ${cmd[*]}" >>"$CMDS"
-		XDG_STATE_HOME=$W/state10-$h "${cmd[@]}" 2> >(awk -v cap=2000 'NR <= cap { print; fflush() }
+		"$HUB" --help 2>/dev/null | grep -q -- '--read-threads' && cmd+=(--workers "$workers")
+		echo "XDG_STATE_HOME=$st ${cmd[*]}" >>"$CMDS"
+		XDG_STATE_HOME=$st "${cmd[@]}" 2> >(awk -v cap=2000 'NR <= cap { print; fflush() }
 			END { if (NR > cap) printf "bench/run: %d more hub log lines dropped\n", NR - cap }' >>"$W/hub10.log") &
 		pid=$!
 		B10_PIDS+=("$pid")
 		B10_URLS+=("http://127.0.0.1:$port")
 		wait_http "http://127.0.0.1:$port/healthz" || { tail -5 "$W/hub10.log" >&2; die "bcast-hub did not start"; }
-		if [ "$BUS_WORKERS" = 1 ] && [ "$workers" -gt 1 ]; then
-			wait_children "$pid" "$workers" || note "bcast-hub --workers $workers: not all workers up after 10 s"
+		if [ "$workers" -gt 1 ] && ! wait_children "$pid" "$workers" && [ -z "$quiet" ]; then
+			note "bcast-hub --workers $workers: not all workers up after 10 s"
 		fi
 	done
 }
