@@ -39,8 +39,8 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 BUILD_DEBS := gcc make pkg-config libhiredis-dev libpq-dev libsqlite3-dev \
 	libjson-c-dev libcurl4-openssl-dev libevent-dev libssl-dev curl
 TEST_DEBS := bats git python3 redis-server postgresql sqlite3 mandoc man-db curl clang libclang-rt-14-dev procps valgrind \
-	chromium util-linux iproute2 systemd bash-completion fish nginx openssl
-BENCH_DEBS := nginx libnginx-mod-nchan gnuplot-nox
+	chromium util-linux iproute2 systemd bash-completion fish nginx openssl haproxy
+BENCH_DEBS := nginx libnginx-mod-nchan gnuplot-nox haproxy
 # What `make deb` and its test (a package installed in a debootstrap'd root) use.
 DEB_DEBS := debhelper dpkg-dev fakeroot lintian debootstrap
 

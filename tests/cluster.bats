@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# cluster.bats - three bcast-hub processes on one Redis and one database,
+# behind HAProxy running examples/haproxy.cfg (its addresses, ports and
+# system paths replaced, nothing else): the example is what runs; HAProxy
+# passes events on unbuffered, takes a killed hub out, and answers every
+# request meanwhile. The cases of lines crossing hubs (two emitters, a tail
+# on each hub and one through HAProxy, hub and Redis kill -9) join them
+# here as the hubs' bus lands (issue 10).
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+N=10000                # lines per emitter
+ALL=$((2 * N + 1))     # both threads, then the end marker
+
+setup() {
+	bc_setup
+	export BCAST_WORKERS=1
+	TAG="cl$BATS_TEST_NUMBER-$RANDOM"
+	REDIS_PORT=$(free_port)
+	redis_start "$T/redis" "$REDIS_PORT" --appendonly yes --appendfsync always
+	REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+	DB=$(pg_new_db)
+	HPORT=() HPID=()
+	declare -gA TAIL=()
+}
+
+hub_url() { echo "http://127.0.0.1:${HPORT[$1]}"; }
+
+# hub_up I: hub I (0..2) on its port (a free one the first time).
+hub_up() {
+	local i=$1
+	[ -n "${HPORT[$i]:-}" ] || HPORT[$i]=$(free_port)
+	bcast-hub --listen "127.0.0.1:${HPORT[$i]}" --redis "$REDIS_URL" --db "$DB" \
+		--keepalive 2 2>>"$T/hub$i.log" &
+	HPID[$i]=$!
+	BC_PIDS+=("${HPID[$i]}")
+	wait_for 10 curl -sf "$(hub_url "$i")/healthz" || { cat "$T/hub$i.log"; return 1; }
+}
+
+# lb_config OUT: examples/haproxy.cfg for this test: the frontend on
+# 127.0.0.1:LB_PORT without TLS, the three hubs' addresses, the stats
+# socket in $T, logs on stderr, and no chroot, user or daemon (the test
+# runs it in the foreground). Every replaced line must be found, so the
+# example cannot drift away from what is tested.
+lb_config() {
+	local src="$REPO/examples/haproxy.cfg" out=$1 pat
+	for pat in '^	bind :443 ssl ' '^	server hub1 ' '^	server hub2 ' '^	server hub3 ' \
+		'^	stats socket ' '^	log /dev/log' '^	chroot ' '^	user ' '^	group ' '^	daemon$'; do
+		[ "$(grep -c "$pat" "$src")" -eq 1 ] || { echo "examples/haproxy.cfg: no single line /$pat/"; return 1; }
+	done
+	sed -e "s|^	bind :443 ssl .*|	bind 127.0.0.1:$LB_PORT|" \
+		-e "s|^	server hub1 [^ ]*|	server hub1 127.0.0.1:${HPORT[0]}|" \
+		-e "s|^	server hub2 [^ ]*|	server hub2 127.0.0.1:${HPORT[1]}|" \
+		-e "s|^	server hub3 [^ ]*|	server hub3 127.0.0.1:${HPORT[2]}|" \
+		-e "s|^	stats socket [^ ]*|	stats socket $T/haproxy.sock|" \
+		-e "s|^	log /dev/log .*|	log stderr format raw local0|" \
+		-e '/^	chroot /d' -e '/^	user /d' -e '/^	group /d' -e '/^	daemon$/d' \
+		"$src" >"$out"
+}
+
+# cluster_up: Redis (setup), three hubs, HAProxy in front on $LB.
+cluster_up() {
+	hub_up 0 && hub_up 1 && hub_up 2 || return 1
+	LB_PORT=$(free_port)
+	LB="http://127.0.0.1:$LB_PORT"
+	lb_config "$T/haproxy.cfg" || return 1
+	haproxy -c -q -f "$T/haproxy.cfg"
+	haproxy -db -f "$T/haproxy.cfg" 2>"$T/haproxy.log" &
+	BC_PIDS+=($!)
+	wait_for 10 curl -sf "$LB/healthz" || { cat "$T/haproxy.log"; return 1; }
+}
+
+# lb_cmd CMD: a command on HAProxy's admin socket; its answer on stdout.
+lb_cmd() {
+	python3 - "$T/haproxy.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    out += b
+sys.stdout.write(out.decode())
+PY
+}
+
+# lb_state HUBNAME: UP, DOWN, ... as HAProxy's health checks see it.
+lb_state() { lb_cmd "show stat" | awk -F, -v s="$1" '$1 == "hubs" && $2 == s { print $18 }'; }
+lb_state_is() { [ "$(lb_state "$1")" = "$2" ]; }
+
+# gsubs I: subscribers of hub I's global stream.
+gsubs() {
+	curl -sf "$(hub_url "$1")/metrics" |
+		sed -nE 's/^bcast_hub_subscribers\{stream="global"\} ([0-9]+)$/\1/p'
+}
+gsubs_is() { [ "$(gsubs "$1")" = "$2" ]; }
+gsubs_total_is() { [ $(( $(gsubs 0) + $(gsubs 1) + $(gsubs 2) )) = "$1" ]; }
+
+# bus_is I up|down: hub I's /healthz says its bus is up or down.
+bus_is() { curl -sf "$(hub_url "$1")/healthz" | grep -qx "bus: redis $2"; }
+
+# tail_on NAME URL: bcast-tail --json on URL's global stream until it has
+# printed every line; its PID in TAIL[NAME].
+tail_on() {
+	bcast-tail --hub "$2" --json --count "$ALL" --timeout 120 >"$T/$1.ndjson" 2>"$T/$1.err" &
+	TAIL[$1]=$!
+	BC_PIDS+=($!)
+}
+
+# lb_hub: which hub (0..2) has one global subscriber when the
+# others have none, so the one stream through HAProxy is on it.
+lb_hub() {
+	local i n=0 at=-1 c
+	for i in 0 1 2; do
+		c=$(gsubs "$i") || return 1
+		n=$((n + c))
+		[ "$c" -gt 0 ] && at=$i
+	done
+	[ "$n" = 1 ] && echo "$at"
+}
+
+# emit_to I THREAD PACE: bcast-emit of N lines "THREAD K" to hub I; with
+# PACE 1 a 10 ms pause every 20 lines (about 5 s a run on an idle box).
+emit_to() {
+	python3 -c '
+import sys, time
+tid, n, pace = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+for i in range(1, n + 1):
+    print(tid, i, flush=pace)
+    if pace and i % 20 == 0:
+        time.sleep(0.01)
+' "$2" "$N" "$3" | bcast-emit -t "$2" --hub "$(hub_url "$1")" --redis "$REDIS_URL" --db "$DB" \
+		>/dev/null 2>"$T/emit-$2.err" &
+	BG_PID=$!
+	BC_PIDS+=($!)
+}
+
+# post_end I: one more line on a thread of its own, after both runs, so a
+# client knows it has seen everything (the raw client stops on it).
+post_end() {
+	printf '{"thread_id":"%s-end","seq":1,"line":"end"}\n' "$TAG" |
+		curl -sf -X POST -H 'Content-Type: application/x-ndjson' --data-binary @- \
+			"$(hub_url "$1")/api/runs/$TAG-end/logs" >/dev/null
+}
+
+# check_all FILE...: each file (bcast-tail --json NDJSON, or the raw
+# client's "ID SEQ LINE") holds both threads' N lines exactly once each, in
+# order, and the end marker; nothing else. Names what is wrong.
+check_all() {
+	python3 - "$TAG" "$N" "$@" <<'PY'
+import json, sys
+tag, n, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+bad = []
+for path in files:
+    got = {}
+    other = []
+    for l in open(path):
+        if path.endswith(".ndjson"):
+            line = json.loads(l)["line"]
+        else:
+            parts = l.rstrip("\n").split(" ", 2)
+            if parts[0] in ("reset", "status"):
+                other.append(l.strip()); continue
+            line = parts[2]
+        t, _, k = line.partition(" ")
+        got.setdefault(t, []).append(k)
+    for t in (tag + "-a", tag + "-b"):
+        ks = [int(k) for k in got.pop(t, [])]
+        if ks != list(range(1, n + 1)):
+            dups = len(ks) - len(set(ks))
+            miss = sorted(set(range(1, n + 1)) - set(ks))
+            order = sum(1 for a, b in zip(ks, ks[1:]) if a >= b)
+            bad.append("%s: thread %s: %d lines, %d duplicates, %d missing %s, %d out of order"
+                       % (path, t, len(ks), dups, len(miss), miss[:5], order))
+    if got.pop("end", None) != [""]:
+        bad.append("%s: the end marker is not there once" % path)
+    if got:
+        bad.append("%s: lines of other threads: %s" % (path, sorted(got)[:3]))
+    if other:
+        bad.append("%s: also %s" % (path, other[:3]))
+for b in bad: print(b)
+sys.exit(1 if bad else 0)
+PY
+}
+
+@test "cluster: the example HAProxy config is what the test runs, and HAProxy accepts it" {
+	HPORT=(8090 8091 8092) LB_PORT=8080
+	lb_config "$T/haproxy.cfg"
+	run haproxy -c -f "$T/haproxy.cfg"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	# Only the replaced lines differ.
+	run diff "$REPO/examples/haproxy.cfg" "$T/haproxy.cfg"
+	[ "$(grep -c '^[<>]' <<<"$output")" -eq 16 ]
+	grep -q '^	balance leastconn$' "$T/haproxy.cfg"
+	grep -q 'http-check send meth GET uri /healthz ver HTTP/1.1' "$T/haproxy.cfg"
+}
+
+
+@test "cluster: HAProxy passes each event on at once, takes a killed hub out, and no request fails meanwhile" {
+	cluster_up
+	# A stream through HAProxy; a line posted to its hub arrives through
+	# it alone, unbuffered (the stream stays open: curl is cut at 5 s).
+	curl -sN --max-time 5 "$LB/api/logs/stream" >"$T/lb.sse" &
+	local c=$!
+	BC_PIDS+=("$c")
+	wait_for 10 lb_hub
+	local l i
+	l=$(lb_hub)
+	printf '{"thread_id":"%s","seq":1,"line":"through"}\n' "$TAG" |
+		curl -sf -X POST -H 'Content-Type: application/x-ndjson' --data-binary @- \
+			"$(hub_url "$l")/api/runs/$TAG/logs"
+	wait_for 3 grep -q '"line":"through"' "$T/lb.sse"
+	kill -9 "${HPID[$l]}"
+	# Every request through HAProxy is answered by a live hub while and
+	# after it notices: a connection refused by the dead hub is retried
+	# on another one.
+	for i in $(seq 1 30); do
+		curl -sf --max-time 5 "$LB/healthz" >/dev/null || { echo "request $i failed"; false; }
+		sleep 0.1
+	done
+	wait_for 10 lb_state_is "hub$((l + 1))" DOWN || { lb_cmd "show stat"; false; }
+	[ "$(lb_state "hub$(( (l + 1) % 3 + 1 ))")" = UP ]
+	[ "$(lb_state "hub$(( (l + 2) % 3 + 1 ))")" = UP ]
+	wait "$c" || true
+}
