@@ -88,23 +88,44 @@ struct qent {
 	size_t off;        /* bytes of the block's view already written */
 };
 
-/* A resume ring: the latest flushed blocks of the global or admin stream
- * with the stream position of their first event. */
+/* A run of events with consecutive ids: the hub's own "@EPOCH:N" (bus 0,
+ * first = N of the first) or of one bus entry "@MS-SEQ:K" (first = K). */
+struct seg {
+	int bus;
+	struct fanout_pos pos;
+	unsigned long long first;
+	size_t count;
+};
+
+/* A resume ring: the latest flushed blocks of the global or admin stream,
+ * each with the ids of its events (one segment, or several when a batch
+ * holds events of several bus entries). */
 struct ring_ent {
 	struct block *b;
-	unsigned long long first;       /* n of its first event */
+	struct seg *segs;               /* NULL: the one in seg */
+	size_t nsegs;
+	struct seg seg;
 	char type[65];                  /* admin: the event's type and thread */
 	char tid[BC_TID_MAX + 1];
 };
+
+#define ID_MAX 72                       /* "@MS-SEQ:K" and "@EPOCH:N" */
 
 struct ring {
 	struct ring_ent *v;
 	size_t head, len, cap;
 	size_t events, bytes;           /* held now */
 	size_t max_events, max_bytes;   /* caps; max_events 0: no ring */
-	unsigned long long next;        /* n of the next event published */
-	unsigned long long pending_first;
+	unsigned long long next;        /* N of the next local event */
+	int has_bus;                    /* the newest bus entry published: */
+	struct fanout_pos last_pos;     /* its position, and K of its next */
+	unsigned long long next_k;      /* event */
+	char last_id[ID_MAX];           /* id of the newest event */
+	struct seg *pend;               /* ids of the pending batch (global) */
+	size_t npend, cappend;
 };
+
+struct park;
 
 struct fanout_seam;
 struct fanout;
@@ -112,12 +133,20 @@ struct sub;
 static int seam_send(struct fanout *f, struct sub *u, struct block *b);
 static void seam_sub_gone(struct sub *u);
 static void seam_drained(struct sub *u);
-static void ring_push(struct ring *r, struct block *b, unsigned long long first,
-                      const char *type, const char *tid);
+static void ring_push(struct ring *r, struct block *b, struct seg *segs,
+                      size_t nsegs, const char *type, const char *tid);
 static void ring_free(struct ring *r);
 static void epoch_new(char *out, size_t n);
 static int global_rewrite(struct fanout *f, const char *frames, size_t n,
-                          size_t count);
+                          const struct fanout_pos *pos);
+static void park_drop(struct fanout *f, struct sub *u);
+static void park_wake(struct fanout *f, int force);
+static void bus_saw(struct fanout *f, const struct fanout_pos *pos);
+static void seg_take(struct fanout *f, struct ring *r,
+                     const struct fanout_pos *pos, size_t count);
+static struct block *admin_block(struct fanout *f, struct ring *r,
+                                 const struct fanout_pos *pos,
+                                 const char *json, size_t n, struct seg *sg);
 
 struct stream;
 
@@ -137,6 +166,7 @@ struct sub {
 	size_t backlog;                 /* unsent bytes */
 	struct event *expire;           /* ends the stream when its credential does */
 	struct fanout_seam *seam;       /* resuming: see "Resume" below */
+	struct park *park;              /* waiting for a bus cursor's entry */
 };
 
 struct stream {
@@ -171,6 +201,10 @@ struct fanout {
 	struct sub *ending;             /* subscribers whose end is being written */
 	struct ring rings[2];           /* resume rings: global, admin */
 	char epoch[16];
+	int bus;                        /* a bus delivers (fanout_set_bus) */
+	int seen_any;                   /* the newest bus position seen */
+	struct fanout_pos seen;
+	struct sub *parked;             /* subscribers waiting for it */
 	int stopping;
 	void (*drained)(void *);
 	void *drained_arg;
@@ -356,6 +390,8 @@ static void sub_close(struct fanout *f, struct sub *u)
 			f->ending = u->next;
 		if (u->next != NULL)
 			u->next->prev = u->prev;
+	} else if (u->park != NULL) {
+		park_drop(f, u);
 	} else {
 		sub_detach(f, u);
 	}
@@ -597,7 +633,9 @@ static void on_expire(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (u->stream != NULL)
+	if (u->park != NULL)
+		park_drop(u->f, u);
+	if (!u->ending)
 		sub_end(u->f, u, ": closed: credential expired\n\n");
 }
 
@@ -636,19 +674,28 @@ static void broadcast(struct fanout *f, struct stream *s, struct block *b,
 static void flush_stream(struct fanout *f, struct stream *s)
 {
 	struct block *b;
-	int ring = s == &f->global && f->rings[0].max_events > 0;
+	struct ring *r = &f->rings[0];
+	int ring = s == &f->global && r->max_events > 0;
 
 	f->pending_bytes -= s->pending.len;
 	if (s->pending.len > HEAD_ROOM && (s->nsubs > 0 || ring) &&
 	    (b = block_from(&s->pending, s->pending_frames)) != NULL) {
-		if (ring)
-			ring_push(&f->rings[0], b, f->rings[0].pending_first, NULL,
-			          NULL);
+		if (ring && r->npend > 0) {
+			ring_push(r, b, r->pend, r->npend, NULL, NULL);
+			if (r->npend > 1) {     /* the ring took the array */
+				r->pend = NULL;
+				r->cappend = 0;
+			}
+		}
 		broadcast(f, s, b, NULL, NULL);
 		block_unref(b);
 	}
 	bc_buf_reset(&s->pending);
 	s->pending_frames = 0;
+	if (s == &f->global) {
+		r->npend = 0;
+		park_wake(f, 0);
+	}
 }
 
 static void fanout_flush(struct fanout *f)
@@ -735,12 +782,14 @@ struct fanout *fanout_new(struct event_base *base, const struct fanout_opts *o,
 	f->admin.kind = FANOUT_ADMIN;
 	bc_buf_init(&f->global.pending, 0);
 	bc_buf_init(&f->admin.pending, 0);
+	epoch_new(f->epoch, sizeof f->epoch);
 	for (int i = 0; i < 2; i++) {
 		f->rings[i].max_events = o->resume_events;
 		f->rings[i].max_bytes = o->resume_bytes;
 		f->rings[i].next = 1;
+		snprintf(f->rings[i].last_id, sizeof f->rings[i].last_id, "@%s:0",
+		         f->epoch);
 	}
-	epoch_new(f->epoch, sizeof f->epoch);
 	f->nbuckets = BUCKETS_MIN;
 	f->buckets = calloc(f->nbuckets, sizeof *f->buckets);
 	f->flush_ev = event_new(base, -1, 0, on_flush, f);
@@ -774,6 +823,8 @@ void fanout_free(struct fanout *f)
 	f->drained = NULL;
 	while (f->ending != NULL)
 		sub_close(f, f->ending);
+	while (f->parked != NULL)
+		sub_close(f, f->parked);
 	close_all(f, &f->global);
 	close_all(f, &f->admin);
 	for (size_t i = 0; f->buckets != NULL && i < f->nbuckets; i++) {
@@ -978,16 +1029,17 @@ int fanout_publish_logs_at(struct fanout *f, const char *tid,
 	struct stream *s;
 	int rc = 0;
 
-	(void)pos;  /* bus ids: next change */
 	if (f->stopping || n == 0)
 		return 0;
 	if (f->pending_bytes > 0 && f->pending_bytes + n > PENDING_FLUSH)
 		fanout_flush(f);
 	if (f->global.nsubs > 0 || f->rings[0].max_events > 0)
-		rc |= global_rewrite(f, frames, n, count);
+		rc |= global_rewrite(f, frames, n, pos);
 	s = thread_get(f, tid, 0);
 	if (s != NULL && s->nsubs > 0)
 		rc |= stream_queue(f, s, frames, n, count);
+	if (pos != NULL)
+		bus_saw(f, pos);
 	return rc;
 }
 
@@ -1002,28 +1054,23 @@ int fanout_publish_admin_at(struct fanout *f, const char *type,
                             const struct fanout_pos *pos)
 {
 	struct ring *r = &f->rings[1];
-	struct bc_buf buf;
 	struct block *b;
-	char id[48];
-	unsigned long long at;
+	struct seg sg;
 
-	(void)pos;  /* bus ids: next change */
 	if (f->stopping)
 		return 0;
-	at = r->next++;
-	if (f->admin.nsubs == 0 && r->max_events == 0)
-		return 0;
-	snprintf(id, sizeof id, "@%s:%llu", f->epoch, at);
-	bc_buf_init(&buf, 0);
-	if (bc_buf_append(&buf, "                  ", HEAD_ROOM) != 0 ||
-	    bc_sse_frame(&buf, id, json, n) != 0 || (b = block_from(&buf, 1)) == NULL) {
-		bc_buf_free(&buf);
-		return -1;
+	if (f->admin.nsubs == 0 && r->max_events == 0) {
+		seg_take(f, r, pos, 1);
+	} else {
+		if ((b = admin_block(f, r, pos, json, n, &sg)) == NULL)
+			return -1;
+		if (r->max_events > 0)
+			ring_push(r, b, &sg, 1, type, tid);
+		broadcast(f, &f->admin, b, type, tid);
+		block_unref(b);
 	}
-	if (r->max_events > 0)
-		ring_push(r, b, at, type, tid);
-	broadcast(f, &f->admin, b, type, tid);
-	block_unref(b);
+	if (f->parked != NULL)
+		park_wake(f, 0);
 	return 0;
 }
 
@@ -1055,6 +1102,11 @@ void fanout_shutdown(struct fanout *f, void (*drained)(void *), void *arg)
 	f->drained_arg = arg;
 	if (f->keepalive_ev != NULL)
 		event_del(f->keepalive_ev);
+	while (f->parked != NULL) {
+		struct sub *u = f->parked;
+		park_drop(f, u);
+		sub_end(f, u, NULL);
+	}
 	end_all(f, &f->global);
 	end_all(f, &f->admin);
 	for (size_t i = 0; i < f->nbuckets; i++) {
@@ -1123,28 +1175,108 @@ static void epoch_new(char *out, size_t n)
 	out[k < n ? k : n - 1] = '\0';
 }
 
+static int pos_cmp(const struct fanout_pos *a, const struct fanout_pos *b)
+{
+	if (a->ms != b->ms)
+		return a->ms < b->ms ? -1 : 1;
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	return 0;
+}
+
+/* The segment of r's next events: of the bus entry at pos (K goes on when
+ * the last one published was at pos too), or the hub's own (pos NULL).
+ * Its count is 0 until the caller sets it. */
+static struct seg seg_next(const struct ring *r, const struct fanout_pos *pos)
+{
+	struct seg sg;
+
+	memset(&sg, 0, sizeof sg);
+	if (pos == NULL) {
+		sg.first = r->next;
+		return sg;
+	}
+	sg.bus = 1;
+	sg.pos = *pos;
+	if (r->has_bus && pos_cmp(pos, &r->last_pos) == 0)
+		sg.first = r->next_k;
+	return sg;
+}
+
+/* The id of event k of sg into out. */
+static void seg_id(const struct fanout *f, const struct seg *sg,
+                   unsigned long long k, char *out, size_t n)
+{
+	if (sg->bus)
+		snprintf(out, n, "@%llu-%llu:%llu", sg->pos.ms, sg->pos.seq, k);
+	else
+		snprintf(out, n, "@%s:%llu", f->epoch, k);
+}
+
+/* sg's events are published on r: the next ids follow them. */
+static void seg_commit(struct fanout *f, struct ring *r, const struct seg *sg)
+{
+	if (sg->count == 0)
+		return;
+	if (sg->bus) {
+		r->has_bus = 1;
+		r->last_pos = sg->pos;
+		r->next_k = sg->first + sg->count;
+		if (!f->seen_any || pos_cmp(&sg->pos, &f->seen) > 0)
+			f->seen = sg->pos;
+		f->seen_any = 1;
+	} else {
+		r->next = sg->first + sg->count;
+	}
+	seg_id(f, sg, sg->first + sg->count - 1, r->last_id, sizeof r->last_id);
+}
+
+/* Take count ids without publishing anything. */
+static void seg_take(struct fanout *f, struct ring *r,
+                     const struct fanout_pos *pos, size_t count)
+{
+	struct seg sg = seg_next(r, pos);
+
+	sg.count = count;
+	seg_commit(f, r, &sg);
+}
+
+static const struct seg *ent_segs(const struct ring_ent *e)
+{
+	return e->segs != NULL ? e->segs : &e->seg;
+}
+
 static void ring_free(struct ring *r)
 {
 	while (r->len > 0) {
 		block_unref(r->v[r->head].b);
+		free(r->v[r->head].segs);
 		r->head = (r->head + 1) % r->cap;
 		r->len--;
 	}
 	free(r->v);
 	r->v = NULL;
 	r->cap = 0;
+	free(r->pend);
+	r->pend = NULL;
+	r->npend = r->cappend = 0;
 }
 
-static void ring_push(struct ring *r, struct block *b, unsigned long long first,
-                      const char *type, const char *tid)
+/* Keep b in r with the ids of its events: segs[0] is copied when nsegs is
+ * 1, else the array (malloc'ed) is taken over. */
+static void ring_push(struct ring *r, struct block *b, struct seg *segs,
+                      size_t nsegs, const char *type, const char *tid)
 {
 	struct ring_ent *e;
 
 	if (r->len == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
 		struct ring_ent *v = malloc(cap * sizeof *v);
-		if (v == NULL)
+		if (v == NULL) {
+			if (nsegs > 1)
+				free(segs);
 			return;     /* older cursors then get a reset */
+		}
 		for (size_t i = 0; i < r->len; i++)
 			v[i] = r->v[(r->head + i) % r->cap];
 		free(r->v);
@@ -1155,7 +1287,11 @@ static void ring_push(struct ring *r, struct block *b, unsigned long long first,
 	e = &r->v[(r->head + r->len) % r->cap];
 	memset(e, 0, sizeof *e);
 	e->b = b;
-	e->first = first;
+	e->nsegs = nsegs;
+	if (nsegs == 1)
+		e->seg = segs[0];
+	else
+		e->segs = segs;
 	if (type != NULL)
 		snprintf(e->type, sizeof e->type, "%s", type);
 	if (tid != NULL)
@@ -1170,44 +1306,111 @@ static void ring_push(struct ring *r, struct block *b, unsigned long long first,
 		r->events -= old->b->frames;
 		r->bytes -= old->b->len;
 		block_unref(old->b);
+		free(old->segs);
 		r->head = (r->head + 1) % r->cap;
 		r->len--;
 	}
 }
 
-/* Append the frames (count events, ids "tid:seq") to the global stream
- * with ids "@EPOCH:N". */
-static int global_rewrite(struct fanout *f, const char *frames, size_t n,
-                          size_t count)
+/* Append the frames (ids "tid:seq") to out with the ids of sg, counting
+ * them in sg->count. 0 or -1. */
+static int frames_rewrite(const struct fanout *f, struct seg *sg,
+                          const char *frames, size_t n, struct bc_buf *out)
 {
-	struct ring *r = &f->rings[0];
 	const char *p = frames, *end = frames + n;
-	struct bc_buf out;
-	unsigned long long at = r->next;
-	int rc;
 
-	bc_buf_init(&out, 0);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *fe = memmem(p, (size_t)(end - p), "\n\n", 2);
 		if (nl == NULL || fe == NULL)
 			break;
 		fe += 2;
-		if (bc_buf_printf(&out, "id: @%s:%llu", f->epoch, at++) != 0 ||
-		    bc_buf_append(&out, nl, (size_t)(fe - nl)) != 0) {
-			bc_buf_free(&out);
+		unsigned long long k = sg->first + sg->count;
+		if ((sg->bus ? bc_buf_printf(out, "id: @%llu-%llu:%llu", sg->pos.ms,
+		                             sg->pos.seq, k)
+		             : bc_buf_printf(out, "id: @%s:%llu", f->epoch, k)) != 0 ||
+		    bc_buf_append(out, nl, (size_t)(fe - nl)) != 0)
 			return -1;
-		}
+		sg->count++;
 		p = fe;
 	}
-	(void)count;
-	if (f->global.pending.len == 0)
-		r->pending_first = r->next;
-	rc = stream_queue(f, &f->global, out.data, out.len, at - r->next);
+	return 0;
+}
+
+/* Add sg to the ids of the pending global batch (merged into the last
+ * segment when it continues it). 0 or -1. */
+static int pend_add(struct ring *r, const struct seg *sg)
+{
+	struct seg *last = r->npend > 0 ? &r->pend[r->npend - 1] : NULL;
+
+	if (last != NULL && last->bus == sg->bus &&
+	    (!sg->bus || pos_cmp(&last->pos, &sg->pos) == 0) &&
+	    last->first + last->count == sg->first) {
+		last->count += sg->count;
+		return 0;
+	}
+	if (r->npend == r->cappend) {
+		size_t cap = r->cappend ? r->cappend * 2 : 8;
+		struct seg *v = realloc(r->pend, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		r->pend = v;
+		r->cappend = cap;
+	}
+	r->pend[r->npend++] = *sg;
+	return 0;
+}
+
+/* Append the frames (ids "tid:seq") to the global stream's pending batch
+ * with global ids: "@MS-SEQ:K" for a bus entry at pos, else "@EPOCH:N". */
+static int global_rewrite(struct fanout *f, const char *frames, size_t n,
+                          const struct fanout_pos *pos)
+{
+	struct ring *r = &f->rings[0];
+	struct seg sg = seg_next(r, pos);
+	struct bc_buf out;
+	int rc = -1;
+
+	bc_buf_init(&out, 0);
+	if (frames_rewrite(f, &sg, frames, n, &out) != 0)
+		goto out;
+	if (sg.count == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (pend_add(r, &sg) != 0)
+		goto out;
+	rc = stream_queue(f, &f->global, out.data, out.len, sg.count);
 	if (rc == 0)
-		r->next = at;
+		seg_commit(f, r, &sg);
+	else if ((r->pend[r->npend - 1].count -= sg.count) == 0)
+		r->npend--;                     /* pend_add undone */
+out:
 	bc_buf_free(&out);
 	return rc;
+}
+
+/* One admin event as a block, with the next id of r (at pos), taken. */
+static struct block *admin_block(struct fanout *f, struct ring *r,
+                                 const struct fanout_pos *pos,
+                                 const char *json, size_t n, struct seg *sg)
+{
+	struct bc_buf buf;
+	struct block *b;
+	char id[ID_MAX];
+
+	*sg = seg_next(r, pos);
+	sg->count = 1;
+	seg_id(f, sg, sg->first, id, sizeof id);
+	bc_buf_init(&buf, 0);
+	if (bc_buf_append(&buf, "                  ", HEAD_ROOM) != 0 ||
+	    bc_sse_frame(&buf, id, json, n) != 0 ||
+	    (b = block_from(&buf, 1)) == NULL) {
+		bc_buf_free(&buf);
+		return NULL;
+	}
+	seg_commit(f, r, sg);
+	return b;
 }
 
 /* Send a ready event of the n bytes at p to u as its own chunk. */
@@ -1260,72 +1463,270 @@ static size_t frame_at(const char *p, const char *end, long long *seq)
 	return (size_t)(fe - p);
 }
 
-int fanout_subscribe_cursor(struct fanout *f, struct evhttp_request *req,
-                            enum fanout_kind kind,
-                            const struct fanout_filter *filter,
-                            const char *epoch, unsigned long long n,
-                            const char *cursor, long long until)
+/* Where the replay after cursor c starts in r: 1 with *ent and *ev (the
+ * ring entry and its event; ev may be the entry's frame count: the next
+ * entry), 0 when r holds no event of c's kind at or before c. *oldest is
+ * set to the first id of the oldest such segment (0 if none). */
+static int ring_find(const struct ring *r, const struct fanout_cursor *c,
+                     size_t *ent, size_t *ev, unsigned long long *oldest)
 {
-	struct ring *r = &f->rings[kind == FANOUT_ADMIN ? 1 : 0];
-	struct sub *u;
-	unsigned long long last, kept;
-	const char *reason = NULL;
-	char data[256], missed[32] = "null", id[48];
-	struct bc_buf frame;
+	*oldest = 0;
+	for (size_t i = r->len; i-- > 0;) {
+		const struct ring_ent *e = &r->v[(r->head + i) % r->cap];
+		const struct seg *sv = ent_segs(e);
+		size_t end = e->b->frames;
+		for (size_t j = e->nsegs; j-- > 0;) {
+			const struct seg *sg = &sv[j];
+			size_t start = end - sg->count, k;
+			end = start;
+			if (sg->bus != c->bus || sg->count == 0)
+				continue;
+			if (c->bus && pos_cmp(&sg->pos, &c->pos) < 0)
+				k = sg->count;
+			else if ((c->bus && pos_cmp(&sg->pos, &c->pos) > 0) ||
+			         sg->first > c->n) {
+				*oldest = sg->first;
+				continue;
+			} else if (c->n - sg->first + 1 < sg->count)
+				k = (size_t)(c->n - sg->first + 1);
+			else
+				k = sg->count;
+			*ent = i;
+			*ev = start + k;
+			return 1;
+		}
+	}
+	return 0;
+}
 
-	fanout_flush(f);      /* nothing pending: the ring holds all but live */
-	if (subscribe(f, req, kind, NULL, filter, until, &u) != 0)
-		return -1;
-	if (u == NULL)
-		return 0;
-	last = r->next - 1;
-	kept = r->len > 0 ? r->v[r->head].first : r->next;
-	if (strcmp(epoch, f->epoch) != 0) {
-		reason = "epoch";
-	} else if (n > last) {
-		reason = "expired";
-	} else if (n + 1 < kept) {
-		reason = "expired";
-		snprintf(missed, sizeof missed, "%llu", kept - n - 1);
-	}
-	if (reason != NULL) {
-		snprintf(id, sizeof id, "@%s:%llu", f->epoch, last);
-		snprintf(data, sizeof data,
-		         "{\"reason\":\"%s\",\"cursor\":\"%s\",\"missed\":%s}", reason,
-		         cursor, missed);
-		bc_buf_init(&frame, 0);
-		if (bc_buf_printf(&frame, "id: %s\nevent: reset\n", id) == 0 &&
-		    bc_sse_frame(&frame, NULL, data, strlen(data)) == 0)
-			put_copy(f, u, frame.data, frame.len, 1);
-		bc_buf_free(&frame);
-		f->m->resume_resets++;
-		return 0;
-	}
-	f->m->resumes++;
+/* Where the local event *oldest is in r (see ring_find). */
+static void ring_find_local(const struct ring *r, unsigned long long n,
+                            size_t *ent, size_t *ev)
+{
 	for (size_t i = 0; i < r->len; i++) {
+		const struct ring_ent *e = &r->v[(r->head + i) % r->cap];
+		const struct seg *sv = ent_segs(e);
+		size_t start = 0;
+		for (size_t j = 0; j < e->nsegs; start += sv[j++].count) {
+			if (!sv[j].bus && sv[j].first == n) {
+				*ent = i;
+				*ev = start;
+				return;
+			}
+		}
+	}
+}
+
+/* Send u the ring's events from event ev of entry ent on. */
+static void ring_replay(struct fanout *f, struct sub *u, const struct ring *r,
+                        size_t ent, size_t ev)
+{
+	for (size_t i = ent; i < r->len; i++, ev = 0) {
 		struct ring_ent *e = &r->v[(r->head + i) % r->cap];
-		unsigned long long nf = e->b->frames;
-		size_t len, off = 0;
+		size_t nf = e->b->frames, len, off = 0;
 		const char *p;
-		if (e->first + nf <= n + 1)
+		if (ev >= nf || !filter_match(u->filter, e->type, e->tid))
 			continue;
-		if (kind == FANOUT_ADMIN && !filter_match(u->filter, e->type, e->tid))
-			continue;
-		if (e->first > n) {
+		if (ev == 0) {
 			if (sub_put(f, u, e->b) != 0)
-				return 0;
+				return;
 			f->m->events_delivered += nf;
 			continue;
 		}
 		p = block_frames(e->b, &len);
-		for (unsigned long long k = e->first; k <= n; k++) {
+		for (size_t k = 0; k < ev; k++) {
 			long long dummy;
 			off += frame_at(p + off, p + len, &dummy);
 		}
-		if (off < len && put_copy(f, u, p + off, len - off,
-		                          (size_t)(e->first + nf - n - 1)) != 0)
-			return 0;
+		if (off < len && put_copy(f, u, p + off, len - off, nf - ev) != 0)
+			return;
 	}
+}
+
+static void send_reset(struct fanout *f, struct sub *u, const struct ring *r,
+                       const char *reason, const char *cursor,
+                       const char *missed)
+{
+	char data[256];
+	struct bc_buf frame;
+
+	snprintf(data, sizeof data,
+	         "{\"reason\":\"%s\",\"cursor\":\"%s\",\"missed\":%s}", reason,
+	         cursor, missed);
+	bc_buf_init(&frame, 0);
+	if (bc_buf_printf(&frame, "id: %s\nevent: reset\n", r->last_id) == 0 &&
+	    bc_sse_frame(&frame, NULL, data, strlen(data)) == 0)
+		put_copy(f, u, frame.data, frame.len, 1);
+	bc_buf_free(&frame);
+	f->m->resume_resets++;
+}
+
+/* Waiting for the bus entry of a cursor: the subscriber is off its stream
+ * (its socket open, counted) until the hub has that entry, or for
+ * BUS_WAIT_S. */
+#define BUS_WAIT_S 2
+
+struct park {
+	enum fanout_kind kind;
+	struct fanout_cursor c;
+	struct event *timer;
+};
+
+static void serve_cursor(struct fanout *f, struct sub *u, enum fanout_kind kind,
+                         const struct fanout_cursor *c, int may_wait);
+
+/* Take u off the parked list (it stays off any stream). */
+static void park_drop(struct fanout *f, struct sub *u)
+{
+	struct park *pk = u->park;
+
+	if (u->prev != NULL)
+		u->prev->next = u->next;
+	else
+		f->parked = u->next;
+	if (u->next != NULL)
+		u->next->prev = u->prev;
+	u->prev = u->next = NULL;
+	f->counts[pk->kind]--;
+	event_free(pk->timer);
+	free(pk);
+	u->park = NULL;
+}
+
+/* Serve parked u now (from the ring, or a reset when its entry is still
+ * not here). */
+static void park_serve(struct fanout *f, struct sub *u)
+{
+	struct park *pk = u->park;
+	enum fanout_kind kind = pk->kind;
+	struct fanout_cursor c = pk->c;
+
+	park_drop(f, u);
+	stream_add(f, kind == FANOUT_ADMIN ? &f->admin : &f->global, u);
+	serve_cursor(f, u, kind, &c, 0);
+}
+
+static int bus_has(const struct fanout *f, const struct fanout_cursor *c)
+{
+	return f->seen_any && pos_cmp(&c->pos, &f->seen) <= 0;
+}
+
+/* Serve the parked subscribers whose entry has arrived (all when force),
+ * except global ones while the global batch is pending (its flush calls
+ * again). */
+static void park_wake(struct fanout *f, int force)
+{
+	struct sub *u, *next;
+
+	for (u = f->parked; u != NULL; u = next) {
+		next = u->next;
+		if ((force || bus_has(f, &u->park->c)) &&
+		    !(u->park->kind == FANOUT_GLOBAL && f->global.pending.len > 0))
+			park_serve(f, u);
+	}
+}
+
+static void on_park_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct sub *u = arg;
+	struct fanout *f = u->f;
+
+	(void)fd;
+	(void)what;
+	fanout_flush(f);        /* may serve u */
+	if (u->park != NULL)
+		park_serve(f, u);
+}
+
+/* Park u (on kind's stream) until the hub has c's entry. 0 or -1. */
+static int park(struct fanout *f, struct sub *u, enum fanout_kind kind,
+                const struct fanout_cursor *c)
+{
+	struct park *pk = calloc(1, sizeof *pk);
+	struct timeval tv = { BUS_WAIT_S, 0 };
+
+	if (pk == NULL || (pk->timer = evtimer_new(f->base, on_park_timeout, u)) == NULL ||
+	    evtimer_add(pk->timer, &tv) != 0) {
+		if (pk != NULL && pk->timer != NULL)
+			event_free(pk->timer);
+		free(pk);
+		return -1;
+	}
+	pk->kind = kind;
+	pk->c = *c;
+	sub_detach(f, u);
+	f->counts[kind]++;
+	u->park = pk;
+	u->prev = NULL;
+	u->next = f->parked;
+	if (f->parked != NULL)
+		f->parked->prev = u;
+	f->parked = u;
+	return 0;
+}
+
+/* u, on kind's stream with nothing pending there, resumes from c: the
+ * ring's events after it, or one reset; or, for a bus cursor the hub has
+ * not reached yet while a bus is on and may_wait, it waits (park). */
+static void serve_cursor(struct fanout *f, struct sub *u, enum fanout_kind kind,
+                         const struct fanout_cursor *c, int may_wait)
+{
+	struct ring *r = &f->rings[kind == FANOUT_ADMIN ? 1 : 0];
+	const char *reason = "expired";
+	char missed[32] = "null";
+	size_t ent = r->len, ev = 0;
+	unsigned long long oldest;
+	int at_end;
+
+	if (c->bus) {
+		if (!bus_has(f, c)) {
+			if (may_wait && (f->bus || f->seen_any) &&
+			    park(f, u, kind, c) == 0)
+				return;
+			if (!f->bus && !f->seen_any)
+				reason = "epoch";
+			goto reset;
+		}
+		at_end = !r->has_bus ||
+		         pos_cmp(&c->pos, &r->last_pos) > 0 ||
+		         (pos_cmp(&c->pos, &r->last_pos) == 0 && c->n + 1 >= r->next_k);
+	} else {
+		if (strcmp(c->epoch, f->epoch) != 0) {
+			reason = "epoch";
+			goto reset;
+		}
+		if (c->n >= r->next)
+			goto reset;
+		at_end = c->n + 1 == r->next;
+	}
+	if (!ring_find(r, c, &ent, &ev, &oldest) && !at_end) {
+		if (c->bus || oldest != c->n + 1) {
+			if (!c->bus)
+				snprintf(missed, sizeof missed, "%llu",
+				         (oldest ? oldest : r->next) - c->n - 1);
+			goto reset;
+		}
+		ring_find_local(r, oldest, &ent, &ev);
+	}
+	f->m->resumes++;
+	ring_replay(f, u, r, ent, ev);
+	return;
+reset:
+	send_reset(f, u, r, reason, c->text, missed);
+}
+
+int fanout_subscribe_cursor(struct fanout *f, struct evhttp_request *req,
+                            enum fanout_kind kind,
+                            const struct fanout_filter *filter,
+                            const struct fanout_cursor *c, long long until)
+{
+	struct sub *u;
+
+	fanout_flush(f);      /* nothing pending: the ring holds all but live */
+	if (subscribe(f, req, kind, NULL, filter, until, &u) != 0)
+		return -1;
+	if (u != NULL)
+		serve_cursor(f, u, kind, c, 1);
 	return 0;
 }
 
@@ -1604,27 +2005,86 @@ const char *fanout_epoch(const struct fanout *f)
 	return f->epoch;
 }
 
+static void bus_saw(struct fanout *f, const struct fanout_pos *pos)
+{
+	if (!f->seen_any || pos_cmp(pos, &f->seen) > 0)
+		f->seen = *pos;
+	f->seen_any = 1;
+	if (f->parked != NULL)
+		park_wake(f, 0);
+}
+
+/* A prefill at pos is news: the hub has nothing at or after it. */
+static int prefill_new(const struct fanout *f, const struct fanout_pos *pos)
+{
+	return !f->stopping && pos != NULL &&
+	       (!f->seen_any || pos_cmp(pos, &f->seen) > 0);
+}
+
 int fanout_prefill_logs(struct fanout *f, const char *tid, const char *frames,
                         size_t n, size_t count, const struct fanout_pos *pos)
 {
-	(void)f; (void)tid; (void)frames; (void)n; (void)count; (void)pos;
-	return 0;   /* bus positions in the ring: next change */
+	struct ring *r = &f->rings[0];
+	struct seg sg;
+	struct bc_buf buf;
+	struct block *b = NULL;
+
+	(void)tid;
+	(void)count;
+	if (!prefill_new(f, pos))
+		return 0;
+	if (r->max_events > 0) {
+		if (f->global.pending.len > 0)
+			fanout_flush(f);        /* the ring stays in order */
+		sg = seg_next(r, pos);
+		bc_buf_init(&buf, 0);
+		if (bc_buf_append(&buf, "                  ", HEAD_ROOM) != 0 ||
+		    frames_rewrite(f, &sg, frames, n, &buf) != 0 ||
+		    (sg.count > 0 && (b = block_from(&buf, sg.count)) == NULL)) {
+			bc_buf_free(&buf);
+			return -1;
+		}
+		bc_buf_free(&buf);
+		if (b != NULL) {
+			ring_push(r, b, &sg, 1, NULL, NULL);
+			block_unref(b);
+			seg_commit(f, r, &sg);
+		}
+	}
+	bus_saw(f, pos);
+	return 0;
 }
 
 int fanout_prefill_admin(struct fanout *f, const char *type, const char *tid,
                          const char *json, size_t n,
                          const struct fanout_pos *pos)
 {
-	(void)f; (void)type; (void)tid; (void)json; (void)n; (void)pos;
+	struct ring *r = &f->rings[1];
+	struct block *b;
+	struct seg sg;
+
+	if (!prefill_new(f, pos))
+		return 0;
+	if (r->max_events > 0) {
+		if ((b = admin_block(f, r, pos, json, n, &sg)) == NULL)
+			return -1;
+		ring_push(r, b, &sg, 1, type, tid);
+		block_unref(b);
+	}
+	bus_saw(f, pos);
 	return 0;
 }
 
 void fanout_set_bus(struct fanout *f, int on)
 {
-	(void)f; (void)on;
+	f->bus = on;
+	if (!on && f->parked != NULL) {
+		fanout_flush(f);
+		park_wake(f, 1);
+	}
 }
 
 void fanout_bus_seen(struct fanout *f, const struct fanout_pos *pos)
 {
-	(void)f; (void)pos;
+	bus_saw(f, pos);
 }

@@ -132,17 +132,27 @@ size_t fanout_total(const struct fanout *f);
  * changes every time the hub starts. Owned by f. */
 const char *fanout_epoch(const struct fanout *f);
 
+/* A cursor of the global or admin stream: "@EPOCH:N" (the hub's own ids)
+ * or "@MS-SEQ:K" (event K of the bus entry MS-SEQ). */
+struct fanout_cursor {
+	int bus;                        /* 1: "@MS-SEQ:K" */
+	char epoch[16];                 /* EPOCH */
+	struct fanout_pos pos;          /* MS-SEQ */
+	unsigned long long n;           /* N, or K */
+	char text[72];                  /* as received, for a reset */
+};
+
 /* Subscribe req to the global (FANOUT_GLOBAL) or admin stream and first
- * send what followed the cursor "@epoch:n" (its text in cursor, already
- * checked to be of that form) from the stream's ring, then live events.
- * A cursor of another epoch, or older than the ring holds, gets one
- * "event: reset" instead (data: reason, cursor, missed). Same return and
- * ownership of req, and until, as fanout_subscribe. */
+ * send what followed cursor c from the stream's ring, then live events.
+ * A bus cursor the hub has not reached yet is waited for (up to 2 s) when
+ * the hub is on a bus. A cursor of another epoch, older than the ring
+ * holds, or still not reached gets one "event: reset" instead (data:
+ * reason, cursor, missed). Same return and ownership of req, and until,
+ * as fanout_subscribe. */
 int fanout_subscribe_cursor(struct fanout *f, struct evhttp_request *req,
                             enum fanout_kind kind,
                             const struct fanout_filter *filter,
-                            const char *epoch, unsigned long long n,
-                            const char *cursor, long long until);
+                            const struct fanout_cursor *c, long long until);
 
 /* A resuming thread subscriber: subscribed at once, its live batches
  * held until fanout_seam_release. */

@@ -72,6 +72,32 @@ static int digits(const char *s, unsigned long long *v)
 	return 0;
 }
 
+/* The k bytes at p, the part of a global or admin cursor between '@' and
+ * ':': "MS-SEQ" (a bus position) or an EPOCH (1 to 15 of [0-9a-z]). 0 with
+ * c filled, or -1. */
+static int global_cursor(const char *p, size_t k, struct fanout_cursor *c)
+{
+	char part[24];
+	const char *dash = memchr(p, '-', k);
+
+	if (dash == NULL) {
+		if (k < 1 || k >= sizeof c->epoch ||
+		    strspn(p, "0123456789abcdefghijklmnopqrstuvwxyz") < k)
+			return -1;
+		memcpy(c->epoch, p, k);
+		c->epoch[k] = '\0';
+		return 0;
+	}
+	c->bus = 1;
+	if ((size_t)(dash - p) >= sizeof part || k - (size_t)(dash - p) - 1 >= sizeof part)
+		return -1;
+	snprintf(part, sizeof part, "%.*s", (int)(dash - p), p);
+	if (digits(part, &c->pos.ms) != 0)
+		return -1;
+	snprintf(part, sizeof part, "%.*s", (int)(k - (size_t)(dash - p) - 1), dash + 1);
+	return digits(part, &c->pos.seq);
+}
+
 int resume_parse(struct hub *h, struct evhttp_request *req,
                  enum fanout_kind kind, const char *tid,
                  struct resume_cursor *c)
@@ -103,18 +129,19 @@ int resume_parse(struct hub *h, struct evhttp_request *req,
 		c->seq = (long long)v;
 		return 1;
 	}
-	if (c->text[0] != '@' || colon - c->text - 1 < 1 ||
-	    (size_t)(colon - c->text - 1) >= sizeof c->epoch ||
-	    strspn(c->text + 1, "0123456789abcdefghijklmnopqrstuvwxyz") !=
-	    (size_t)(colon - c->text - 1))
+	if (c->text[0] != '@' || global_cursor(c->text + 1,
+	                                       (size_t)(colon - c->text - 1),
+	                                       &c->at) != 0)
 		goto bad;
-	memcpy(c->epoch, c->text + 1, (size_t)(colon - c->text - 1));
-	c->n = v;
+	c->at.n = v;
+	if (strlen(c->text) >= sizeof c->at.text)
+		goto bad;
+	memcpy(c->at.text, c->text, strlen(c->text) + 1);
 	return 1;
 bad:
 	hub_send_error(h, req, HTTP_BADREQUEST, HUB_REJ_BAD_REQUEST,
 	               "malformed Last-Event-ID: want %s",
-	               kind == FANOUT_THREAD ? "THREAD:SEQ" : "@EPOCH:N");
+	               kind == FANOUT_THREAD ? "THREAD:SEQ" : "@EPOCH:N or @MS-SEQ:K");
 	return -1;
 }
 
@@ -252,7 +279,7 @@ int resume_subscribe(struct hub *h, struct evhttp_request *req,
 
 	if (kind != FANOUT_THREAD)
 		return fanout_subscribe_cursor(h->fanout, req, kind, filter,
-		                               c->epoch, c->n, c->text, until);
+		                               &c->at, until);
 	rj = calloc(1, sizeof *rj);
 	if (rj == NULL)
 		return -1;

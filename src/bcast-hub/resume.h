@@ -3,8 +3,9 @@
  * connection). A thread stream's cursor "TID:SEQ" is served from the
  * history (DB + Redis + spool, read on a worker), then live, with no gap
  * and no duplicate (the seam is in fanout.c). The global and admin
- * streams' cursor "@EPOCH:N" is served from the hub's in-memory ring. No
- * cursor: no replay. */
+ * streams' cursor, "@EPOCH:N" (the hub's own ids) or "@MS-SEQ:K" (event K
+ * of bus entry MS-SEQ: any hub on the bus can serve it), is served from
+ * the hub's in-memory ring. No cursor: no replay. */
 #ifndef BCAST_HUB_RESUME_H
 #define BCAST_HUB_RESUME_H
 
@@ -18,8 +19,7 @@ struct hub;
 struct resume_cursor {
 	char text[BC_TID_MAX + 32];     /* as received */
 	long long seq;                  /* thread streams */
-	char epoch[16];                 /* global and admin streams */
-	unsigned long long n;
+	struct fanout_cursor at;        /* global and admin streams */
 };
 
 /* Find and check req's cursor for a stream of kind (tid: the thread's).
