@@ -61,6 +61,15 @@ void bus_attach(struct bus *b, const struct bus_transport *ops, void *t);
  * locally already; the outbox is lost). NULL is safe. */
 void bus_free(struct bus *b);
 
+/* The Redis transport (bus_redis.c): attach to b the stream logs:bus of
+ * the Redis at url (redis://[:PASSWORD@]HOST[:PORT][/DB]), trimmed to
+ * about maxlen entries (XADD MAXLEN ~). Connects in the background on
+ * base; the link comes up when Redis answers and goes down (and is
+ * retried every RETRY_MS) when it does not. 0, or -1 with err (a bad URL,
+ * out of memory). */
+int bus_redis_attach(struct bus *b, struct event_base *base, const char *url,
+                     long long maxlen, char *err, size_t errlen);
+
 /* ---- Called by the transport, on the loop ---- */
 
 /* The link came up (1: appends are taken and entries will follow from
@@ -78,11 +87,19 @@ void bus_on_entry(struct bus *b, const char *id, const char *msg, size_t n);
  * from before the hub started can be served), and its origin's q counted
  * as delivered. */
 void bus_on_prefill(struct bus *b, const char *id, const char *msg, size_t n);
+/* A line on standard error, "bcast-hub: bus: ...", at most 5 per 10 s
+ * (the rest are counted and said with the next). */
+void bus_log(struct bus *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* How many entries the transport should read for the prefill at join
  * (enough for the resume rings; 0: none). */
 size_t bus_prefill_want(const struct bus *b);
 
 /* ---- Called by the hub ---- */
+
+/* Read up to entries of the newest entries at join (see bus_on_prefill);
+ * default 0. */
+void bus_set_prefill(struct bus *b, size_t entries);
 
 /* 1 while the link is up, 0 while down. */
 int bus_up(const struct bus *b);

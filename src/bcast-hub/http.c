@@ -565,6 +565,19 @@ static void handle_stream(struct hub *h, struct evhttp_request *req,
 		               "not accepting subscribers");
 }
 
+/* 200 while the hub serves; with a bus, whether its link is up. */
+static void handle_healthz(struct hub *h, struct evhttp_request *req)
+{
+	char body[96];
+	int n = 3;
+
+	memcpy(body, "ok\n", 4);
+	if (h->bus != NULL)
+		n = snprintf(body, sizeof body, "ok\nbus: %s %s\n", bus_name(h->bus),
+		             bus_up(h->bus) ? "up" : "down");
+	send_text(req, HTTP_OK, "text/plain; charset=utf-8", body, (size_t)n);
+}
+
 static void handle_metrics(struct hub *h, struct evhttp_request *req)
 {
 	struct evbuffer *b = evbuffer_new();
@@ -713,7 +726,7 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 	}
 	switch (t.r) {
 	case R_HEALTHZ:
-		send_text(req, HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3);
+		handle_healthz(h, req);
 		break;
 	case R_METRICS:
 		handle_metrics(h, req);

@@ -65,5 +65,30 @@ int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
 		rc |= evbuffer_add_printf(out,
 			"bcast_hub_rejected_total{reason=\"%s\"} %llu\n",
 			reject_reason[i], m->rejected[i]) < 0;
+	if (m->bus_on) {
+		rc |= evbuffer_add_printf(out,
+			"# HELP bcast_hub_bus_up Whether the link to the bus between hubs is up.\n"
+			"# TYPE bcast_hub_bus_up gauge\n"
+			"bcast_hub_bus_up %llu\n", m->bus_up) < 0;
+		rc |= counter(out, "bcast_hub_bus_published_total",
+		              "Messages appended to the bus (outbox replays too).",
+		              m->bus_published);
+		rc |= counter(out, "bcast_hub_bus_received_total",
+		              "Entries read from the bus.", m->bus_received);
+		rc |= evbuffer_add_printf(out,
+			"# HELP bcast_hub_bus_dropped_total Bus messages dropped: "
+			"foreign or malformed entries read, own messages past the outbox cap.\n"
+			"# TYPE bcast_hub_bus_dropped_total counter\n"
+			"bcast_hub_bus_dropped_total{reason=\"malformed\"} %llu\n"
+			"bcast_hub_bus_dropped_total{reason=\"outbox\"} %llu\n",
+			m->bus_dropped, m->bus_outbox_dropped) < 0;
+		rc |= evbuffer_add_printf(out,
+			"# HELP bcast_hub_bus_outbox_bytes Own messages not yet back from the bus.\n"
+			"# TYPE bcast_hub_bus_outbox_bytes gauge\n"
+			"bcast_hub_bus_outbox_bytes %llu\n", m->bus_outbox_bytes) < 0;
+		rc |= counter(out, "bcast_hub_bus_reconnects_total",
+		              "Times the link to the bus came back after a loss.",
+		              m->bus_reconnects);
+	}
 	return rc ? -1 : 0;
 }

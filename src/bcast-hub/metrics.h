@@ -33,6 +33,15 @@ struct hub_metrics {
 	unsigned long long resumes;           /* streams resumed from a cursor */
 	unsigned long long resume_resets;     /* cursors answered with a reset */
 	unsigned long long rejected[HUB_REJ_COUNT];
+	/* The bus between hubs (bus.c), rendered only when bus_on. */
+	int bus_on;
+	unsigned long long bus_up;            /* gauge: 1 link up, 0 down */
+	unsigned long long bus_published;     /* messages handed to the bus */
+	unsigned long long bus_received;      /* entries read from the bus */
+	unsigned long long bus_dropped;       /* foreign or malformed entries */
+	unsigned long long bus_outbox_dropped; /* own messages past the outbox cap */
+	unsigned long long bus_outbox_bytes;  /* gauge: own messages not back yet */
+	unsigned long long bus_reconnects;    /* links up again after a loss */
 };
 
 /* The gauges rendered next to the counters: subscribers per stream kind. */
