@@ -54,6 +54,10 @@ static const char usage_text[] =
 "      --redis URL          Redis whose buffered lines history and resume\n"
 "                           read, or 'none' (BCAST_REDIS; unset: the default\n"
 "                           redis://127.0.0.1:6379 if it answers at start)\n"
+"      --bus-maxlen N       entries the bus between hubs sharing the Redis\n"
+"                           keeps (XADD MAXLEN ~; BCAST_BUS_MAXLEN, default\n"
+"                           10000; each entry at most 64K: Redis holds at\n"
+"                           most about N x 64K for it)\n"
 "      --spool DIR          spool journals history and resume read\n"
 "                           (BCAST_SPOOL, $STATE/spool)\n"
 "      --workers N          processes serving one port as one hub (BCAST_WORKERS,\n"
@@ -112,7 +116,7 @@ static const char usage_text[] =
 "listen, 75 the Redis given with --redis or BCAST_REDIS does not answer.\n";
 
 enum { OPT_LISTEN = 256, OPT_DB, OPT_REDIS, OPT_SPOOL, OPT_WORKERS, OPT_TOKEN,
-       OPT_READ_THREADS,
+       OPT_READ_THREADS, OPT_BUS_MAXLEN,
        OPT_KEEPALIVE, OPT_MAX_CLIENTS, OPT_BACKLOG, OPT_MAX_BODY, OPT_TIMEOUT,
        OPT_VERSION, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_READ_TOKEN_FILE,
        OPT_JWT_SECRET_FILE, OPT_CORS_ORIGIN, OPT_COOKIE_SECURE,
@@ -123,6 +127,7 @@ static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "redis", required_argument, NULL, OPT_REDIS },
+	{ "bus-maxlen", required_argument, NULL, OPT_BUS_MAXLEN },
 	{ "spool", required_argument, NULL, OPT_SPOOL },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "read-threads", required_argument, NULL, OPT_READ_THREADS },
@@ -155,7 +160,7 @@ struct opts {
 	long long keepalive, max_clients, backlog, max_body, timeout, workers;
 	long long read_threads;
 	long long max_conns, max_conns_per_addr, memory_cap, db_timeout;
-	long long resume_events, resume_bytes;
+	long long resume_events, resume_bytes, bus_maxlen;
 };
 
 /* The numeric options: flag, environment variable, range, K/M/G allowed. */
@@ -193,6 +198,8 @@ static const struct numopt {
 	  offsetof(struct opts, resume_bytes) },
 	{ OPT_READ_THREADS, "--read-threads", "BCAST_READ_THREADS", 1, 64, 0,
 	  offsetof(struct opts, read_threads) },
+	{ OPT_BUS_MAXLEN, "--bus-maxlen", "BCAST_BUS_MAXLEN", 100, 100000000, 0,
+	  offsetof(struct opts, bus_maxlen) },
 };
 #define NNUMOPTS (sizeof numopts / sizeof numopts[0])
 
@@ -294,6 +301,21 @@ static const char *redis_choice(const struct bc_config *cfg, int flag_given)
 	return cfg->redis;
 }
 
+/* Put h on the bus of the Redis at url (see bus.h); exits 70 on
+ * out-of-memory, 64 on a bad URL. */
+static void bus_start(struct hub *h, const char *url, const struct opts *o)
+{
+	char err[512];
+
+	h->bus = bus_new(h);
+	if (h->bus == NULL)
+		bc_die(BC_EX_SOFTWARE, "out of memory");
+	bus_set_prefill(h->bus, (size_t)o->resume_events);
+	if (bus_redis_attach(h->bus, h->base, url, o->bus_maxlen, err,
+	                     sizeof err) != 0)
+		bc_die(BC_EX_USAGE, "--redis: %s", err);
+}
+
 static void on_drained(void *arg)
 {
 	struct run *r = arg;
@@ -344,7 +366,8 @@ int main(int argc, char **argv)
 		.read_threads = 3, .max_conns = HUB_MAX_CONNS,
 		.max_conns_per_addr = HUB_MAX_CONNS_PER_ADDR,
 		.memory_cap = HUB_MEMORY_CAP, .db_timeout = HUB_DB_TIMEOUT,
-		.resume_events = 10000, .resume_bytes = 16 << 20 };
+		.resume_events = 10000, .resume_bytes = 16 << 20,
+		.bus_maxlen = 10000 };
 	int numset[NNUMOPTS] = { 0 };
 	struct { const char *listen, *db, *redis, *spool; } flag = { 0 };
 	struct work_cfg wc;
@@ -462,6 +485,8 @@ int main(int argc, char **argv)
 	evhttp_set_bevcb(r.h.http, ingest_bevcb, r.h.ingest);
 	evhttp_set_gencb(r.h.http, hub_http_handle, &r.h);
 	r.bound = listen_on(&r, cfg.listen, shown, sizeof shown);
+	if (wc.redis_url != NULL)
+		bus_start(&r.h, wc.redis_url, &o);
 
 	redact(cfg.db, dbshown, sizeof dbshown);
 	redact(wc.redis_url ? wc.redis_url : "none", redisshown, sizeof redisshown);
@@ -482,6 +507,7 @@ int main(int argc, char **argv)
 	work_free(r.h.work);
 	evhttp_free(r.h.http);
 	ingest_free(r.h.ingest);
+	bus_free(r.h.bus);
 	fanout_free(r.h.fanout);
 	conns_free(r.h.conns);
 	auth_free(r.h.auth);
