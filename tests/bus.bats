@@ -47,14 +47,15 @@ post() {
 		--data-binary @- "$1/api/runs/$2/logs" >/dev/null
 }
 
-# lines FILE [TID]: the "line" of every log event in an SSE capture.
+# lines FILE [TID]: the "line" of every log event in an SSE capture (up to
+# a space: what follows is padding).
 lines() {
 	python3 -c 'import sys, json
 for l in open(sys.argv[1]):
     if l.startswith("data: "):
         d = json.loads(l[6:])
         if "line" in d and (len(sys.argv) < 3 or d["thread_id"] == sys.argv[2]):
-            print(d["line"])' "$@"
+            print(d["line"].split(" ")[0])' "$@"
 }
 count_is() { [ "$(lines "$1" ${3:+"$3"} | wc -l)" -ge "$2" ]; }
 
@@ -91,6 +92,13 @@ expect() {
 	expect "$T/b.sse" t2 1 300
 	[ "$(grep -c '^data: ' "$T/badm.sse")" = 1 ]
 	grep -q '"type":"checkpoint","thread_id":"t1"' "$T/badm.sse"
+	# One order, the same ids at both hubs: bus positions @MS-SEQ:K.
+	grep '^id: ' "$T/a.sse" >"$T/a.ids"
+	grep '^id: ' "$T/b.sse" >"$T/b.ids"
+	[ "$(wc -l <"$T/a.ids")" = 500 ]
+	cmp "$T/a.ids" "$T/b.ids"
+	grep -qE '^id: @[0-9]+-[0-9]+:[0-9]+$' "$T/a.ids"
+	[ "$(grep -cvE '^id: @[0-9]+-[0-9]+:[0-9]+$' "$T/a.ids")" = 0 ]
 	# Every ingest went through the bus: 21 messages of A's, 1+ of B's.
 	[ "$(metric "$A_URL" bcast_hub_bus_published_total)" = 21 ]
 	[ "$(metric "$B_URL" bcast_hub_bus_received_total)" -ge 22 ]
@@ -181,4 +189,40 @@ expect() {
 	[ "$(grep -c '^bcast_hub_bus_' <<<"$output")" = 0 ]
 	run bcast-hub --bus-maxlen 3 --redis none
 	[ "$status" = 64 ]
+}
+
+@test "bus: past --bus-outbox the oldest kept ingests are dropped and counted; the hub's own subscribers still get all, the other hub the newest, in order" {
+	start_hub --redis "$REDIS" --spool "$T/spool-a" --bus-outbox 64K
+	A_URL=$BCAST_HUB
+	start_hub --redis "$REDIS" --spool "$T/spool-b"
+	B_URL=$BCAST_HUB
+	wait_for 10 bus_is "$A_URL" up
+	wait_for 10 bus_is "$B_URL" up
+	sub "$T/a.sse" "$A_URL/api/logs/stream"
+	sub "$T/b.sse" "$B_URL/api/logs/stream"
+	kill -9 "$(cat "$T/redis/redis.pid")"
+	wait_for 10 bus_is "$A_URL" down
+	# 40 POSTs of 5 lines of ~1 KiB: ~200 KiB, three times the outbox.
+	pad=$(head -c 1000 /dev/zero | tr '\0' x)
+	for p in $(seq 0 39); do
+		for i in $(seq $(( p * 5 + 1 )) $(( p * 5 + 5 ))); do
+			printf '{"thread_id":"t1","seq":%d,"line":"t1-%d %s"}\n' "$i" "$i" "$pad"
+		done | curl -sf --max-time 10 -H 'Content-Type: application/x-ndjson' \
+				--data-binary @- "$A_URL/api/runs/t1/logs" >/dev/null
+	done
+	curl -sf -H 'Content-Type: application/x-ndjson' --data-binary \
+		"{\"thread_id\":\"pad\",\"seq\":1,\"line\":\"$pad\"}" "$A_URL/api/runs/pad/logs" >/dev/null
+	wait_for 10 count_is "$T/a.sse" 200 t1
+	expect "$T/a.sse" t1 1 200
+	dropped=$(metric "$A_URL" 'bcast_hub_bus_dropped_total{reason="outbox"}')
+	[ "$dropped" -gt 0 ]
+	[ "$(metric "$A_URL" bcast_hub_bus_outbox_bytes)" -le 65536 ]
+	redis_start "$T/redis" "$RP"
+	wait_for 10 bus_is "$A_URL" up
+	wait_for 10 grep -q '"thread_id":"pad"' "$T/b.sse"
+	# B got a suffix of A's lines: the newest, once each, in order.
+	first=$(lines "$T/b.sse" t1 | head -1)
+	first=${first#t1-}
+	[ "$first" -gt 1 ]
+	expect "$T/b.sse" t1 "$first" 200
 }

@@ -7,7 +7,7 @@
  * entry's position, like every other hub). When the link goes down, every
  * queued message not yet delivered is delivered at once with local ids,
  * and so is each later ingest; they all stay queued (the outbox, capped at
- * BUS_OUTBOX_MAX bytes, oldest dropped first) and are appended again, in
+ * --bus-outbox bytes, oldest dropped first) and are appended again, in
  * order, when the link comes back. A message that comes back after it was
  * delivered is skipped, so each is delivered once here; other hubs skip a
  * copy by q.
@@ -62,7 +62,7 @@ struct bus {
 	char origin[BC_BUSMSG_ORIGIN_LEN + 1];
 	unsigned long long q;       /* last q given to an own message */
 	struct own *head, *tail;    /* own messages not back from the bus */
-	size_t own_bytes;
+	size_t own_bytes, own_max;
 	struct origin *origins;
 	size_t norigins;
 	unsigned long long clock;
@@ -102,6 +102,7 @@ struct bus *bus_new(struct hub *h)
 		return NULL;
 	}
 	b->h = h;
+	b->own_max = BUS_OUTBOX_MAX;
 	new_origin(b->origin);
 	bc_buf_init(&b->msg, 0);
 	/* JSON re-encoding can grow a line (U+FFFD for bad bytes), never 4x. */
@@ -121,6 +122,11 @@ void bus_attach(struct bus *b, const struct bus_transport *ops, void *t)
 void bus_set_prefill(struct bus *b, size_t entries)
 {
 	b->prefill = entries;
+}
+
+void bus_set_outbox(struct bus *b, size_t bytes)
+{
+	b->own_max = bytes;
 }
 
 size_t bus_prefill_want(const struct bus *b)
@@ -293,7 +299,7 @@ static struct own *own_push(struct bus *b, unsigned long long q,
 	b->tail = o;
 	b->own_bytes += n;
 	/* The outbox cap: the oldest go first (delivered here in any case). */
-	while (b->own_bytes > BUS_OUTBOX_MAX && b->head != o) {
+	while (b->own_bytes > b->own_max && b->head != o) {
 		if (!b->head->delivered)
 			deliver_local(b, b->head);
 		b->h->metrics.bus_outbox_dropped++;

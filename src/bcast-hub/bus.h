@@ -29,9 +29,10 @@ struct bus;
 /* The largest message bus.c appends: a batch of records larger than this
  * goes as several messages, in order (a single larger record goes alone). */
 #define BUS_ENTRY_MAX ((size_t)64 << 10)
-/* Own messages kept while the link is down (bytes): past it the oldest
- * are dropped (counted in bcast_hub_bus_dropped_total{reason="outbox"});
- * the hub's own subscribers already had them, other hubs' never will. */
+/* The default cap on own messages kept while the link is down (bytes,
+ * --bus-outbox): past it the oldest are dropped (counted in
+ * bcast_hub_bus_dropped_total{reason="outbox"}); the hub's own
+ * subscribers already had them, other hubs' never will. */
 #define BUS_OUTBOX_MAX ((size_t)64 << 20)
 
 /* A transport: t is its own handle, passed back to each op. */
@@ -100,6 +101,9 @@ size_t bus_prefill_want(const struct bus *b);
 /* Read up to entries of the newest entries at join (see bus_on_prefill);
  * default 0. */
 void bus_set_prefill(struct bus *b, size_t entries);
+/* Keep at most bytes of own messages not back from the bus (default
+ * BUS_OUTBOX_MAX). */
+void bus_set_outbox(struct bus *b, size_t bytes);
 
 /* 1 while the link is up, 0 while down. */
 int bus_up(const struct bus *b);

@@ -58,6 +58,9 @@ static const char usage_text[] =
 "                           keeps (XADD MAXLEN ~; BCAST_BUS_MAXLEN, default\n"
 "                           10000; each entry at most 64K: Redis holds at\n"
 "                           most about N x 64K for it)\n"
+"      --bus-outbox BYTES   what the hub ingests while Redis is away is kept\n"
+"                           for the other hubs up to this size, oldest dropped\n"
+"                           first (BCAST_BUS_OUTBOX, default 64M)\n"
 "      --spool DIR          spool journals history and resume read\n"
 "                           (BCAST_SPOOL, $STATE/spool)\n"
 "      --workers N          processes serving one port as one hub (BCAST_WORKERS,\n"
@@ -116,7 +119,7 @@ static const char usage_text[] =
 "listen, 75 the Redis given with --redis or BCAST_REDIS does not answer.\n";
 
 enum { OPT_LISTEN = 256, OPT_DB, OPT_REDIS, OPT_SPOOL, OPT_WORKERS, OPT_TOKEN,
-       OPT_READ_THREADS, OPT_BUS_MAXLEN,
+       OPT_READ_THREADS, OPT_BUS_MAXLEN, OPT_BUS_OUTBOX,
        OPT_KEEPALIVE, OPT_MAX_CLIENTS, OPT_BACKLOG, OPT_MAX_BODY, OPT_TIMEOUT,
        OPT_VERSION, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_READ_TOKEN_FILE,
        OPT_JWT_SECRET_FILE, OPT_CORS_ORIGIN, OPT_COOKIE_SECURE,
@@ -128,6 +131,7 @@ static const struct option long_opts[] = {
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "redis", required_argument, NULL, OPT_REDIS },
 	{ "bus-maxlen", required_argument, NULL, OPT_BUS_MAXLEN },
+	{ "bus-outbox", required_argument, NULL, OPT_BUS_OUTBOX },
 	{ "spool", required_argument, NULL, OPT_SPOOL },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "read-threads", required_argument, NULL, OPT_READ_THREADS },
@@ -161,6 +165,7 @@ struct opts {
 	long long read_threads;
 	long long max_conns, max_conns_per_addr, memory_cap, db_timeout;
 	long long resume_events, resume_bytes, bus_maxlen;
+	long long bus_outbox;
 };
 
 /* The numeric options: flag, environment variable, range, K/M/G allowed. */
@@ -200,6 +205,8 @@ static const struct numopt {
 	  offsetof(struct opts, read_threads) },
 	{ OPT_BUS_MAXLEN, "--bus-maxlen", "BCAST_BUS_MAXLEN", 100, 100000000, 0,
 	  offsetof(struct opts, bus_maxlen) },
+	{ OPT_BUS_OUTBOX, "--bus-outbox", "BCAST_BUS_OUTBOX", 64 << 10, 1LL << 40, 1,
+	  offsetof(struct opts, bus_outbox) },
 };
 #define NNUMOPTS (sizeof numopts / sizeof numopts[0])
 
@@ -311,6 +318,7 @@ static void bus_start(struct hub *h, const char *url, const struct opts *o)
 	if (h->bus == NULL)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
 	bus_set_prefill(h->bus, (size_t)o->resume_events);
+	bus_set_outbox(h->bus, (size_t)o->bus_outbox);
 	if (bus_redis_attach(h->bus, h->base, url, o->bus_maxlen, err,
 	                     sizeof err) != 0)
 		bc_die(BC_EX_USAGE, "--redis: %s", err);
@@ -367,7 +375,7 @@ int main(int argc, char **argv)
 		.max_conns_per_addr = HUB_MAX_CONNS_PER_ADDR,
 		.memory_cap = HUB_MEMORY_CAP, .db_timeout = HUB_DB_TIMEOUT,
 		.resume_events = 10000, .resume_bytes = 16 << 20,
-		.bus_maxlen = 10000 };
+		.bus_maxlen = 10000, .bus_outbox = 64 << 20 };
 	int numset[NNUMOPTS] = { 0 };
 	struct { const char *listen, *db, *redis, *spool; } flag = { 0 };
 	struct work_cfg wc;
