@@ -38,7 +38,7 @@ bus_probe() {
 	bus_redis_start
 	if "$HUB" --help 2>/dev/null | grep -q -- '--read-threads'; then
 		bus_start_bcast 1 2 quiet
-		[ "$(pgrep -c -P "${B10_PIDS[0]}")" -ge 2 ] && BUS_WORKERS=1
+		[ "$(workers_of "${B10_PIDS[0]}" | wc -l)" -ge 2 ] && BUS_WORKERS=1
 		bus_stop_servers
 	fi
 	BUS_ON=1
@@ -72,11 +72,17 @@ bus_redis_stop() {
 	B10_REDIS_DIR=""
 }
 
-# wait_children PID N: until PID has N children (workers), at most 10 s.
+# workers PID: PID's child processes of its own name (its workers; not the
+# log filter that the shell's process substitution made its child).
+workers_of() {
+	pgrep -P "$1" -x "$(cat "/proc/$1/comm" 2>/dev/null)"
+}
+
+# wait_children PID N: until PID has N workers, at most 10 s.
 wait_children() {
 	local i
 	for i in $(seq 1 100); do
-		[ "$(pgrep -c -P "$1")" -ge "$2" ] && return 0
+		[ "$(workers_of "$1" | wc -l)" -ge "$2" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -168,7 +174,7 @@ bus_run() {
 	for p in "${B10_URLS[@]}"; do args+=(--url "$p"); done
 	for p in "${B10_PIDS[@]}"; do
 		args+=(--server-pid "$p")
-		for c in $(pgrep -P "$p"); do args+=(--server-pid "$c"); done
+		for c in $(workers_of "$p"); do args+=(--server-pid "$c"); done
 	done
 	args+=(--aux-pid "$(cat "$B10_REDIS_DIR/redis.pid")")
 	[ "$srv" = bcast ] && args+=(--publish post)
@@ -244,6 +250,10 @@ bus_rows() {
 	done
 	# 1M events/s to receive: the loadgen's subscribers in two processes
 	# (one per core), or its own receive ceiling sets the latency.
+	# The bus's own rate: few subscribers, so publishing, not fan-out, is
+	# the limit (bus messages/s and Redis CPU per message).
+	bus_scenario "bus x10, 3 hubs, post spread" 3 1 --subs 10 --threads 3 --pub-spread \
+		--lines 2000000 --duration $d --window "$(win 10)"
 	bus_scenario "bus 100 lines/s x10000, 2 procs" 1 2 --subs 10000 --rate 100 --lines 500 --procs 2 \
 		--connect-timeout 60 --timeout 60 --drain 10
 	subs=50000
