@@ -24,6 +24,13 @@ static int counter(struct evbuffer *out, const char *name, const char *help,
 	                           name, help, name, name, v) < 0 ? -1 : 0;
 }
 
+static int gauge(struct evbuffer *out, const char *name, const char *help,
+                 unsigned long long v)
+{
+	return evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n",
+	                           name, help, name, name, v) < 0 ? -1 : 0;
+}
+
 int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
                        struct evbuffer *out)
 {
@@ -66,10 +73,9 @@ int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
 			"bcast_hub_rejected_total{reason=\"%s\"} %llu\n",
 			reject_reason[i], m->rejected[i]) < 0;
 	if (m->bus_on) {
-		rc |= evbuffer_add_printf(out,
-			"# HELP bcast_hub_bus_up Whether the link to the bus between hubs is up.\n"
-			"# TYPE bcast_hub_bus_up gauge\n"
-			"bcast_hub_bus_up %llu\n", m->bus_up) < 0;
+		rc |= gauge(out, "bcast_hub_bus_up",
+		            "Whether the link to the bus between hubs is up.",
+		            m->bus_up);
 		rc |= counter(out, "bcast_hub_bus_published_total",
 		              "Messages appended to the bus (outbox replays too).",
 		              m->bus_published);
@@ -82,10 +88,9 @@ int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
 			"bcast_hub_bus_dropped_total{reason=\"malformed\"} %llu\n"
 			"bcast_hub_bus_dropped_total{reason=\"outbox\"} %llu\n",
 			m->bus_dropped, m->bus_outbox_dropped) < 0;
-		rc |= evbuffer_add_printf(out,
-			"# HELP bcast_hub_bus_outbox_bytes Own messages not yet back from the bus.\n"
-			"# TYPE bcast_hub_bus_outbox_bytes gauge\n"
-			"bcast_hub_bus_outbox_bytes %llu\n", m->bus_outbox_bytes) < 0;
+		rc |= gauge(out, "bcast_hub_bus_outbox_bytes",
+		            "Own messages not yet back from the bus.",
+		            m->bus_outbox_bytes);
 		rc |= counter(out, "bcast_hub_bus_reconnects_total",
 		              "Times the link to the bus came back after a loss.",
 		              m->bus_reconnects);
