@@ -226,3 +226,37 @@ expect() {
 	[ "$first" -gt 1 ]
 	expect "$T/b.sse" t1 "$first" 200
 }
+
+@test "bus: a hub that joins later serves global and admin cursors from before it started (join prefill)" {
+	start_hub --redis "$REDIS" --spool "$T/spool-a"
+	A_URL=$BCAST_HUB
+	wait_for 10 bus_is "$A_URL" up
+	sub "$T/a.sse" "$A_URL/api/logs/stream"
+	sub "$T/aadm.sse" "$A_URL/api/admin-events/stream"
+	post "$A_URL" t1 1 10
+	for i in 1 2; do
+		curl -sf --max-time 5 -H 'Content-Type: application/json' \
+			--data-binary "{\"type\":\"checkpoint\",\"thread_id\":\"t1\",\"data\":{\"n\":$i}}" \
+			"$A_URL/api/admin-events" >/dev/null
+	done
+	post "$A_URL" t1 11 20
+	wait_for 10 count_is "$T/a.sse" 20
+	wait_for 10 grep -q '"n":2' "$T/aadm.sse"
+	# Cursors a client of A holds: after line t1-5, after the first event.
+	cur=$(grep '^id: ' "$T/a.sse" | sed -n 5p | cut -c5-)
+	acur=$(grep '^id: ' "$T/aadm.sse" | head -1 | cut -c5-)
+	start_hub --redis "$REDIS" --spool "$T/spool-b"
+	B_URL=$BCAST_HUB
+	wait_for 10 bus_is "$B_URL" up
+	bg curl -sN --max-time 60 -o "$T/b.sse" -H "Last-Event-ID: $cur" "$B_URL/api/logs/stream"
+	bg curl -sN --max-time 60 -o "$T/badm.sse" -H "Last-Event-ID: $acur" "$B_URL/api/admin-events/stream"
+	wait_for 10 count_is "$T/b.sse" 15
+	wait_for 10 grep -q '"n":2' "$T/badm.sse"
+	post "$A_URL" t1 21 22
+	wait_for 10 count_is "$T/b.sse" 17
+	sleep 0.3
+	expect "$T/b.sse" t1 6 22
+	run grep -c 'event: reset' "$T/b.sse" "$T/badm.sse"
+	[ "$output" = "$(printf '%s:0\n' "$T/b.sse" "$T/badm.sse")" ]
+	[ "$(grep -c '^data: ' "$T/badm.sse")" = 1 ]
+}
