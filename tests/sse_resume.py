@@ -3,7 +3,8 @@
 
     sse_resume.py URL OUT LAST [TIMEOUT_S] [FIRST_ID]
 
-Reads the stream at URL; on every event it appends "ID SEQ LINE" to OUT
+Reads the stream at URL (chunked transfer decoded: a proxy may cut chunks
+anywhere); on every event it appends "ID SEQ LINE" to OUT
 (from the data's "seq" and "line"; "reset DATA" for an event: reset); when the
 connection drops or fails it waits 0.2 s and reconnects with the header
 Last-Event-ID set to the last id seen (or FIRST_ID when given and nothing
@@ -42,7 +43,7 @@ def main():
                     continue
                 ev_id, ev_name, data = None, "", []
                 while time.time() < deadline:
-                    line = r.fp.readline()
+                    line = r.readline()   # chunked decoding: a proxy may re-chunk
                     if not line:
                         break
                     line = line.decode().rstrip("\r\n")
