@@ -115,7 +115,7 @@ void bus_attach(struct bus *b, const struct bus_transport *ops, void *t)
 {
 	b->ops = ops;
 	b->t = t;
-	b->h->metrics.bus_on = 1;
+	b->h->metrics->bus_on = 1;
 	fanout_set_bus(b->h->fanout, 1);
 }
 
@@ -196,7 +196,7 @@ void bus_log(struct bus *b, const char *fmt, ...)
 
 static void gauge_outbox(struct bus *b)
 {
-	b->h->metrics.bus_outbox_bytes = b->own_bytes;
+	b->h->metrics->bus_outbox_bytes = b->own_bytes;
 }
 
 /* ---- Checking and delivering one message ---- */
@@ -302,7 +302,7 @@ static struct own *own_push(struct bus *b, unsigned long long q,
 	while (b->own_bytes > b->own_max && b->head != o) {
 		if (!b->head->delivered)
 			deliver_local(b, b->head);
-		b->h->metrics.bus_outbox_dropped++;
+		b->h->metrics->bus_outbox_dropped++;
 		own_pop(b);
 	}
 	gauge_outbox(b);
@@ -315,7 +315,7 @@ static void link_lost(struct bus *b)
 	struct own *o;
 
 	b->up = 0;
-	b->h->metrics.bus_up = 0;
+	b->h->metrics->bus_up = 0;
 	for (o = b->head; o != NULL; o = o->next)
 		if (!o->delivered)
 			deliver_local(b, o);
@@ -333,17 +333,17 @@ void bus_on_link(struct bus *b, int up)
 	if (b->up)
 		return;
 	if (b->was_up)
-		b->h->metrics.bus_reconnects++;
+		b->h->metrics->bus_reconnects++;
 	b->was_up = 1;
 	b->up = 1;
-	b->h->metrics.bus_up = 1;
+	b->h->metrics->bus_up = 1;
 	/* The outbox first, in order; the others deliver it, we skip it. */
 	for (o = b->head; o != NULL; o = o->next) {
 		if (b->ops->append(b->t, o->msg, o->n) != 0) {
 			link_lost(b);
 			return;
 		}
-		b->h->metrics.bus_published++;
+		b->h->metrics->bus_published++;
 	}
 }
 
@@ -357,7 +357,7 @@ static int send_msg(struct bus *b, unsigned long long q, int already)
 	if (b->up && b->ops->append(b->t, b->msg.data, b->msg.len) != 0)
 		link_lost(b);
 	if (b->up) {
-		b->h->metrics.bus_published++;
+		b->h->metrics->bus_published++;
 		return own_push(b, q, b->msg.data, b->msg.len, 0) != NULL ? 0 : -1;
 	}
 	o = own_push(b, q, b->msg.data, b->msg.len, 1);
@@ -413,7 +413,7 @@ static int parse_id(const char *id, struct fanout_pos *pos)
 
 static void dropped(struct bus *b, const char *id, const char *why)
 {
-	b->h->metrics.bus_dropped++;
+	b->h->metrics->bus_dropped++;
 	bus_log(b, "entry %s dropped: %s", id != NULL ? id : "?", why);
 }
 
@@ -477,7 +477,7 @@ seen:
 
 void bus_on_entry(struct bus *b, const char *id, const char *msg, size_t n)
 {
-	b->h->metrics.bus_received++;
+	b->h->metrics->bus_received++;
 	entry(b, id, msg, n, 0);
 }
 

@@ -152,7 +152,7 @@ void hub_send_error(struct hub *h, struct evhttp_request *req, int code,
 	char msg[512];
 	va_list ap;
 
-	h->metrics.rejected[why]++;
+	h->metrics->rejected[why]++;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
@@ -426,7 +426,7 @@ static void handle_ingest(struct hub *h, struct evhttp_request *req,
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		goto out;
 	}
-	h->metrics.lines_received += count;
+	h->metrics->lines_received += count;
 	len = (size_t)snprintf(ok, sizeof ok, "{\"accepted\":%zu}\n", count);
 	send_text(req, HTTP_OK, "application/json", ok, len);
 out:
@@ -472,7 +472,7 @@ static void handle_admin_post(struct hub *h, struct evhttp_request *req)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		goto out;
 	}
-	h->metrics.admin_events++;
+	h->metrics->admin_events++;
 	rest_run_event(h, &e, flush);
 	send_text(req, HTTP_OK, "application/json", ok, sizeof ok - 1);
 out:
@@ -565,6 +565,13 @@ static void handle_stream(struct hub *h, struct evhttp_request *req,
 		               "not accepting subscribers");
 }
 
+void hub_gauges_publish(struct hub *h)
+{
+	h->slot->g.global = fanout_count(h->fanout, FANOUT_GLOBAL);
+	h->slot->g.thread = fanout_count(h->fanout, FANOUT_THREAD);
+	h->slot->g.admin = fanout_count(h->fanout, FANOUT_ADMIN);
+}
+
 /* 200 while the hub serves; with a bus, whether its link is up. */
 static void handle_healthz(struct hub *h, struct evhttp_request *req)
 {
@@ -581,13 +588,12 @@ static void handle_healthz(struct hub *h, struct evhttp_request *req)
 static void handle_metrics(struct hub *h, struct evhttp_request *req)
 {
 	struct evbuffer *b = evbuffer_new();
-	struct hub_gauges g = {
-		fanout_count(h->fanout, FANOUT_GLOBAL),
-		fanout_count(h->fanout, FANOUT_THREAD),
-		fanout_count(h->fanout, FANOUT_ADMIN),
-	};
+	struct hub_metrics m;
+	struct hub_gauges g;
 
-	if (b == NULL || hub_metrics_render(&h->metrics, &g, b) != 0) {
+	hub_gauges_publish(h);
+	hub_shared_sum(h->shared, &m, &g);
+	if (b == NULL || hub_metrics_render(&m, &g, b) != 0) {
 		if (b != NULL)
 			evbuffer_free(b);
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
@@ -679,7 +685,7 @@ void hub_http_handle(struct evhttp_request *req, void *arg)
 	long long until;
 	int m;
 
-	h->metrics.http_requests++;
+	h->metrics->http_requests++;
 	conns_request_started(h->conns, req);
 	parse_target(path != NULL ? path : "", &t);
 	for (i = 0; i < sizeof routes / sizeof routes[0]; i++)

@@ -33,7 +33,9 @@ struct hub {
 	struct fanout *fanout;
 	struct conns *conns;
 	struct ingest *ingest;      /* streaming ingest and the accept peek */
-	struct hub_metrics metrics;
+	struct hub_metrics *metrics;  /* this process's slot (metrics.h) */
+	struct hub_shared *shared;    /* every process's slots */
+	struct hub_slot *slot;
 	struct work_pool *work;     /* DB, Redis and spool reads and writes */
 	struct hub_auth *auth;      /* credentials and origins (auth.h) */
 	struct budget budget;       /* --memory-cap (budget.h) */
@@ -42,6 +44,9 @@ struct hub {
 	size_t max_body;
 	int timeout_s;              /* --timeout */
 };
+
+/* Write this process's subscriber gauges into its shared slot. */
+void hub_gauges_publish(struct hub *h);
 
 /* The evhttp generic callback: routes every request (arg is the hub). */
 void hub_http_handle(struct evhttp_request *req, void *arg);

@@ -165,7 +165,7 @@ static int fail(struct iconn *c, int status, enum hub_reject why,
 	char body[512];
 	size_t n;
 
-	c->in->h->metrics.rejected[why]++;
+	c->in->h->metrics->rejected[why]++;
 	n = (size_t)snprintf(body, sizeof body, "{\"error\":\"");
 	for (const char *s = msg; *s != '\0' && n < sizeof body - 8; s++) {
 		unsigned char ch = (unsigned char)*s;
@@ -238,7 +238,7 @@ static void publish(struct iconn *c)
 	if (c->frames_n > 0) {
 		hub_publish_logs(h, c->tid, c->frames.data, c->frames.len,
 		                 c->frames_n);
-		h->metrics.lines_received += c->frames_n;
+		h->metrics->lines_received += c->frames_n;
 		c->accepted += c->frames_n;
 	}
 	bc_buf_reset(&c->frames);
@@ -375,7 +375,7 @@ static void take(struct ingest *in, struct bufferevent *bev,
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
 	dup2(in->devnull, fd);
 	evhttp_connection_free(evcon);
-	h->metrics.http_requests++;
+	h->metrics->http_requests++;
 	evbuffer_drain(body, hl);
 	if (c->ev == NULL || c->wev == NULL || event_add(c->ev, &tv) != 0) {
 		evbuffer_free(body);
@@ -580,8 +580,8 @@ static void on_input(struct evbuffer *input, const struct evbuffer_cb_info *info
 		if (count > 0)
 			hub_publish_logs(in->h, tid, in->frames.data,
 			                 in->frames.len, (size_t)count);
-		in->h->metrics.http_requests++;
-		in->h->metrics.lines_received += (unsigned long long)count;
+		in->h->metrics->http_requests++;
+		in->h->metrics->lines_received += (unsigned long long)count;
 		evbuffer_drain(input, hl + blen);
 		snprintf(ok, sizeof ok, "{\"accepted\":%lld}\n", count);
 		if (bc_buf_printf(&in->replies, "HTTP/1.1 200 OK\r\n"

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -36,6 +37,7 @@
 #include "guard.h"
 #include "hub.h"
 #include "ingest.h"
+#include "workers.h"
 
 #define PROG "bcast-hub"
 #define SHUTDOWN_S 2
@@ -239,17 +241,12 @@ static void redact(const char *url, char *out, size_t n)
 	snprintf(out, n, "%s", url);
 }
 
-/* Bind addr (HOST:PORT) to h's server with its accept guard; exits 64/69/70
- * on failure. Writes the bound address to shown. */
-static struct evhttp_bound_socket *listen_on(struct run *r, const char *addr,
-                                             char *shown, size_t n)
+/* Resolve addr (HOST:PORT) and check it may be listened on without a
+ * credential; exits 64/69 on failure. The caller frees the result. */
+static struct addrinfo *listen_resolve(struct run *r, const char *addr)
 {
 	struct addrinfo hints = { 0 }, *ai = NULL;
-	struct evconnlistener *l;
-	struct evhttp_bound_socket *b;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	char err[256], host[NI_MAXHOST], port[16];
+	char err[256], port[16];
 	struct bc_url u;
 	int rc;
 
@@ -264,24 +261,73 @@ static struct evhttp_bound_socket *listen_on(struct run *r, const char *addr,
 		bc_die(BC_EX_UNAVAILABLE, "cannot resolve %s: %s", addr,
 		       gai_strerror(rc));
 	authopt_check_listen(&r->ao, r->h.auth, ai->ai_addr, addr);
+	return ai;
+}
+
+/* "HOST:PORT" of sa into shown (n bytes), or addr when that fails. */
+static void addr_show(const struct sockaddr *sa, socklen_t sl, const char *addr,
+                      char *shown, size_t n)
+{
+	char host[NI_MAXHOST], port[16];
+
+	if (getnameinfo(sa, sl, host, sizeof host, port, sizeof port,
+	                NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(shown, n, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	else
+		snprintf(shown, n, "%s", addr);
+}
+
+/* Before --workers forks: bind ai (no SO_REUSEPORT, so any other holder
+ * of the port, a hub too, is found) and close again. A port 0 is replaced
+ * in ai by the one the kernel chose, so every worker binds that one.
+ * Exits 69 when the port is taken. */
+static void listen_probe(struct addrinfo *ai, const char *addr, char *shown,
+                         size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		bc_die(BC_EX_UNAVAILABLE, "cannot listen on %s: %s", addr,
+		       strerror(errno));
+	close(fd);
+	if (sl <= ai->ai_addrlen)
+		memcpy(ai->ai_addr, &ss, sl);
+	addr_show(ai->ai_addr, ai->ai_addrlen, addr, shown, n);
+}
+
+/* Bind ai to h's server with its accept guard (with SO_REUSEPORT when
+ * shared: every worker binds the same address); exits 69/70 on failure.
+ * Writes the bound address to shown. */
+static struct evhttp_bound_socket *listen_on(struct run *r, struct addrinfo *ai,
+                                             const char *addr, int shared,
+                                             char *shown, size_t n)
+{
+	struct evconnlistener *l;
+	struct evhttp_bound_socket *b;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+
 	l = evconnlistener_new_bind(r->h.base, NULL, NULL,
 	                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
-	                            LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
-	                            ai->ai_addr, (int)ai->ai_addrlen);
+	                            LEV_OPT_CLOSE_ON_EXEC |
+	                            (shared ? LEV_OPT_REUSEABLE_PORT : 0),
+	                            LISTEN_BACKLOG, ai->ai_addr,
+	                            (int)ai->ai_addrlen);
 	if (l == NULL)
 		bc_die(BC_EX_UNAVAILABLE, "cannot listen on %s: %s", addr,
 		       strerror(errno));
-	freeaddrinfo(ai);
 	b = evhttp_bind_listener(r->h.http, l);
 	if (b == NULL)
 		bc_die(BC_EX_UNAVAILABLE, "cannot listen on %s", addr);
-	r->guard = accept_guard_new(r->h.base, l, &r->h.metrics.accept_errors);
+	r->guard = accept_guard_new(r->h.base, l, &r->h.metrics->accept_errors);
 	if (r->guard == NULL)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
-	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sl) == 0 &&
-	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port,
-	                sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-		snprintf(shown, n, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sl) == 0)
+		addr_show((struct sockaddr *)&ss, sl, addr, shown, n);
 	else
 		snprintf(shown, n, "%s", addr);
 	return b;
@@ -366,6 +412,31 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	fanout_shutdown(r->h.fanout, on_drained, r);
 }
 
+static void on_gauges(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hub_gauges_publish(arg);
+}
+
+/* In a worker of --workers, once it listens: tell the parent, publish the
+ * gauges every HUB_GAUGES_MS, and without Redis put the hub on the
+ * parent's relay. Returns the gauge timer (the caller frees it). */
+static struct event *worker_start(struct run *r, const struct worker_self *self,
+                                  int relay)
+{
+	struct timeval tv = { 0, HUB_GAUGES_MS * 1000 };
+	struct event *ev = event_new(r->h.base, -1, EV_PERSIST, on_gauges, &r->h);
+
+	if (ev == NULL || event_add(ev, &tv) != 0)
+		bc_die(BC_EX_SOFTWARE, "cannot set up the event loop");
+	workers_ready(self);
+	if (relay && ((r->h.bus = bus_new(&r->h)) == NULL ||
+	              bus_relay_attach(r->h.bus, r->h.base, self->fd) != 0))
+		bc_die(BC_EX_SOFTWARE, "cannot set up the relay");
+	return ev;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {
@@ -386,6 +457,10 @@ int main(int argc, char **argv)
 	char err[512], shown[300], dbshown[1024], redisshown[1024];
 	char lowered[96] = "";
 	struct bc_store *probe;
+	struct addrinfo *ai;
+	struct workers_cfg wk = { 0 };
+	struct worker_self self = { 0, -1 };
+	struct event *gauges = NULL;
 	int c, max_clients_set;
 	size_t i;
 	long long nofile;
@@ -463,15 +538,39 @@ int main(int argc, char **argv)
 	fo.resume_events = (size_t)o.resume_events;
 	fo.resume_bytes = (size_t)o.resume_bytes;
 
+	wk.n = numset[NUM_WORKERS] ? (int)o.workers : workers_default();
+	ai = listen_resolve(&r, cfg.listen);
+	if (wk.n > 1)
+		listen_probe(ai, cfg.listen, shown, sizeof shown);
+	redact(cfg.db, dbshown, sizeof dbshown);
+	redact(wc.redis_url ? wc.redis_url : "none", redisshown, sizeof redisshown);
+	if ((probe = bc_store_open_timeout(cfg.db, (int)o.db_timeout, err,
+	                                   sizeof err)) == NULL)
+		bc_warn("%s; history answers 503 until the database is back", err);
+	bc_store_close(probe);
+	if ((wk.shared = hub_shared_new((size_t)wk.n)) == NULL)
+		bc_die(BC_EX_SOFTWARE, "out of memory");
+	if (wk.n > 1) {
+		bc_warn("listening on %s, db %s, redis %s, spool %s, %d workers%s",
+		        shown, dbshown, redisshown, cfg.spool, wk.n, lowered);
+		wk.relay = wc.redis_url == NULL;
+		wk.ring_events = fo.resume_events;
+		wk.ring_bytes = 2 * fo.resume_bytes;
+		workers_run(&wk, &self);      /* returns in each worker */
+	}
+	r.h.shared = wk.shared;
+	r.h.slot = hub_shared_slot(wk.shared, (size_t)self.index);
+	r.h.metrics = &r.h.slot->m;
+
 	r.h.base = event_base_new();
 	r.h.http = r.h.base != NULL ? evhttp_new(r.h.base) : NULL;
-	r.h.fanout = r.h.base != NULL ? fanout_new(r.h.base, &fo, &r.h.metrics) : NULL;
+	r.h.fanout = r.h.base != NULL ? fanout_new(r.h.base, &fo, r.h.metrics) : NULL;
 	r.h.conns = r.h.base != NULL ?
 	            conns_new(r.h.base, (int)o.timeout,
 	                      numset[NUM_MAX_CONNS] ? (size_t)o.max_conns :
 	                      guard_max_conns(nofile, (size_t)o.max_conns),
 	                      (size_t)o.max_conns_per_addr,
-	                      &r.h.metrics.conns_evicted) : NULL;
+	                      &r.h.metrics->conns_evicted) : NULL;
 	r.h.work = r.h.base != NULL ? work_new(r.h.base, &wc) : NULL;
 	r.h.ingest = ingest_new(&r.h);
 	r.h.timeout_s = (int)o.timeout;
@@ -492,24 +591,23 @@ int main(int argc, char **argv)
 	evhttp_set_timeout(r.h.http, (int)o.timeout);
 	evhttp_set_bevcb(r.h.http, ingest_bevcb, r.h.ingest);
 	evhttp_set_gencb(r.h.http, hub_http_handle, &r.h);
-	r.bound = listen_on(&r, cfg.listen, shown, sizeof shown);
+	r.bound = listen_on(&r, ai, cfg.listen, wk.n > 1, shown, sizeof shown);
+	freeaddrinfo(ai);
 	if (wc.redis_url != NULL)
 		bus_start(&r.h, wc.redis_url, &o);
-
-	redact(cfg.db, dbshown, sizeof dbshown);
-	redact(wc.redis_url ? wc.redis_url : "none", redisshown, sizeof redisshown);
-	if ((probe = bc_store_open_timeout(cfg.db, (int)o.db_timeout, err,
-	                                   sizeof err)) == NULL)
-		bc_warn("%s; history answers 503 until the database is back", err);
-	bc_store_close(probe);
-	bc_warn("listening on %s, db %s, redis %s, spool %s%s", shown, dbshown,
-	        redisshown, cfg.spool, lowered);
+	if (wk.n > 1)
+		gauges = worker_start(&r, &self, wk.relay);
+	else
+		bc_warn("listening on %s, db %s, redis %s, spool %s%s", shown,
+		        dbshown, redisshown, cfg.spool, lowered);
 
 	event_base_dispatch(r.h.base);
 
 	if (r.deadline != NULL)
 		event_free(r.deadline);
 	accept_guard_free(r.guard);
+	if (gauges != NULL)
+		event_free(gauges);
 	event_free(sigterm);
 	event_free(sigint);
 	work_free(r.h.work);
@@ -521,6 +619,7 @@ int main(int argc, char **argv)
 	auth_free(r.h.auth);
 	event_base_free(r.h.base);
 	libevent_global_shutdown();
+	hub_shared_free(wk.shared);
 	bc_config_free(&cfg);
 	return BC_EX_OK;
 }

@@ -1,6 +1,8 @@
-/* metrics.c - Prometheus text rendering of the hub's counters (see
- * metrics.h). Each family gets its HELP and TYPE lines once. */
+/* metrics.c - the shared slots of the hub's counters and their Prometheus
+ * text rendering (see metrics.h). Each family gets its HELP and TYPE lines
+ * once. */
 #include <stddef.h>
+#include <sys/mman.h>
 
 #include "metrics.h"
 
@@ -16,6 +18,64 @@ static const char *const reject_reason[HUB_REJ_COUNT] = {
 	[HUB_REJ_MEDIA_TYPE] = "unsupported_media_type",
 	[HUB_REJ_MEMORY] = "memory_cap",
 };
+
+_Static_assert(sizeof(struct hub_metrics) % sizeof(unsigned long long) == 0,
+               "hub_metrics is made of counters");
+_Static_assert(sizeof(struct hub_gauges) % sizeof(size_t) == 0,
+               "hub_gauges is made of size_t");
+
+struct hub_shared {
+	size_t n, len;
+	struct hub_slot slot[];
+};
+
+struct hub_shared *hub_shared_new(size_t n)
+{
+	size_t len = sizeof(struct hub_shared) + n * sizeof(struct hub_slot);
+	struct hub_shared *s = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (s == MAP_FAILED)
+		return NULL;
+	s->n = n;         /* the mapping comes zeroed */
+	s->len = len;
+	return s;
+}
+
+void hub_shared_free(struct hub_shared *s)
+{
+	if (s != NULL)
+		munmap(s, s->len);
+}
+
+struct hub_slot *hub_shared_slot(struct hub_shared *s, size_t i)
+{
+	return &s->slot[i];
+}
+
+void hub_shared_sum(const struct hub_shared *s, struct hub_metrics *m,
+                    struct hub_gauges *g)
+{
+	/* Both structs are nothing but unsigned long long / size_t words. */
+	enum { MW = sizeof *m / sizeof(unsigned long long),
+	       GW = sizeof *g / sizeof(size_t) };
+	unsigned long long *mo = (unsigned long long *)m;
+	size_t *go = (size_t *)g;
+
+	for (size_t w = 0; w < MW; w++)
+		mo[w] = 0;
+	for (size_t w = 0; w < GW; w++)
+		go[w] = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const volatile unsigned long long *mi =
+			(const volatile unsigned long long *)&s->slot[i].m;
+		const volatile size_t *gi = (const volatile size_t *)&s->slot[i].g;
+		for (size_t w = 0; w < MW; w++)
+			mo[w] += mi[w];
+		for (size_t w = 0; w < GW; w++)
+			go[w] += gi[w];
+	}
+}
 
 static int counter(struct evbuffer *out, const char *name, const char *help,
                    unsigned long long v)

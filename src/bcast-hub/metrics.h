@@ -1,8 +1,13 @@
 /* metrics.h - the hub's counters and their Prometheus text rendering.
  *
- * Counters only ever grow; the subscriber gauges are read from the fan-out
- * at render time. One struct hub_metrics lives in the hub and is updated
- * in place by the HTTP layer and the fan-out (single-threaded). */
+ * Counters only ever grow; the subscriber gauges are read from the fan-out.
+ * Each hub process has one slot (struct hub_slot) in a region of shared
+ * memory made before --workers forks: its struct hub_metrics is updated in
+ * place by the HTTP layer and the fan-out (single-threaded), its gauges
+ * every HUB_GAUGES_MS and at each scrape. /metrics renders the sum of all
+ * slots, so a scrape that lands on any worker sees the whole hub. A slot
+ * outlives its process: a restarted worker counts on from where the dead
+ * one stopped (the parent zeroes only its gauges), so no total goes down. */
 #ifndef BCAST_HUB_METRICS_H
 #define BCAST_HUB_METRICS_H
 
@@ -48,6 +53,29 @@ struct hub_metrics {
 struct hub_gauges {
 	size_t global, thread, admin;
 };
+
+#define HUB_GAUGES_MS 100   /* how often a worker publishes its gauges */
+
+/* One process's counters and gauges. */
+struct hub_slot {
+	struct hub_metrics m;
+	struct hub_gauges g;
+};
+
+struct hub_shared;
+
+/* n zeroed slots in an anonymous MAP_SHARED mapping (made before fork,
+ * shared with every child). NULL on failure. Free with hub_shared_free. */
+struct hub_shared *hub_shared_new(size_t n);
+/* Unmap (in this process). NULL safe. */
+void hub_shared_free(struct hub_shared *s);
+/* Slot i (< n) of s. */
+struct hub_slot *hub_shared_slot(struct hub_shared *s, size_t i);
+/* The sum of every slot's counters and gauges into m and g. Other
+ * processes may be writing meanwhile: each value is read once, whole
+ * (aligned 64-bit words). */
+void hub_shared_sum(const struct hub_shared *s, struct hub_metrics *m,
+                    struct hub_gauges *g);
 
 /* Append m and g in Prometheus text format (0.0.4) to out. 0 or -1. */
 int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,

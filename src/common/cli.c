@@ -14,11 +14,20 @@ const char *bc_prog = "bcast";
 
 void bc_cli_init(const char *prog) { bc_prog = prog; }
 
+/* One write per message, so that the lines of processes sharing standard
+ * error (bcast-hub --workers) never mix. */
 static void vwarn(const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: ", bc_prog);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char line[2048];
+	int n = snprintf(line, sizeof line, "%s: ", bc_prog);
+
+	if (n > 0 && (size_t)n < sizeof line)
+		vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	n = (int)strlen(line);
+	if ((size_t)n == sizeof line - 1)
+		n--;
+	line[n++] = '\n';
+	fwrite(line, 1, (size_t)n, stderr);
 }
 
 void bc_warn(const char *fmt, ...)
