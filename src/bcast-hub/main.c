@@ -65,8 +65,8 @@ static const char usage_text[] =
 "                           first (BCAST_BUS_OUTBOX, default 64M)\n"
 "      --spool DIR          spool journals history and resume read\n"
 "                           (BCAST_SPOOL, $STATE/spool)\n"
-"      --workers N          processes serving one port as one hub (BCAST_WORKERS,\n"
-"                           default: the number of cores; 1: no fork)\n"
+"      --workers N          processes serving one port as one hub, under a\n"
+"                           supervisor (BCAST_WORKERS, default 1: no fork)\n"
 "      --read-threads N     threads per process for DB, Redis and spool reads\n"
 "                           (BCAST_READ_THREADS, default 3; one more\n"
 "                           serializes flushes)\n"
@@ -538,7 +538,8 @@ int main(int argc, char **argv)
 	fo.resume_events = (size_t)o.resume_events;
 	fo.resume_bytes = (size_t)o.resume_bytes;
 
-	wk.n = numset[NUM_WORKERS] ? (int)o.workers : workers_default();
+	/* 1 by default until the bus carries lines between workers. */
+	wk.n = numset[NUM_WORKERS] ? (int)o.workers : 1;
 	ai = listen_resolve(&r, cfg.listen);
 	if (wk.n > 1)
 		listen_probe(ai, cfg.listen, shown, sizeof shown);
