@@ -104,6 +104,17 @@ expect() {
 	[ "$(metric "$B_URL" bcast_hub_bus_received_total)" -ge 22 ]
 	[ "$(metric "$A_URL" bcast_hub_bus_up)" = 1 ]
 	[ "$(redis-cli -p "$RP" XLEN logs:bus)" -ge 22 ]
+	# What an admin event causes happens only where it was posted: each
+	# hub has its own database here, and only A's records the run.
+	curl -sf --max-time 5 -H 'Content-Type: application/json' \
+		--data-binary '{"type":"run_started","thread_id":"t3"}' \
+		"$A_URL/api/admin-events" >/dev/null
+	wait_for 10 grep -q '"type":"run_started","thread_id":"t3"' "$T/badm.sse"
+	wait_for 10 sh -c "curl -sf '$A_URL/admin/runs' | grep -q '\"thread_id\":\"t3\"'"
+	sleep 0.5
+	run curl -sf "$B_URL/admin/runs"
+	[ "$status" = 0 ]
+	[[ "$output" != *'"t3"'* ]]
 }
 
 @test "bus: foreign and malformed bus entries are dropped and counted, reach no client, and the hubs stay up" {

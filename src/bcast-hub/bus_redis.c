@@ -15,10 +15,14 @@
  * Redis at least every BLOCK_MS; an append waits at most STALL_MS for its
  * answer) ends both connections; the link is down and a new attempt is
  * made RETRY_MS later, and so on, each attempt at most RETRY_MS apart
- * from the failure of the previous one. */
+ * from the failure of the previous one. The host name is resolved once,
+ * when the transport is made (before the loop runs): hiredis would
+ * resolve it with a blocking getaddrinfo() on every connect. */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -48,6 +52,7 @@ struct bus_redis {
 	struct bus *bus;
 	struct event_base *base;
 	struct bc_url url;
+	char addr[NI_MAXHOST];    /* url.host resolved: what is connected to */
 	long long maxlen;
 	redisAsyncContext *wr, *rd;
 	int wr_ready, rd_ready, up;
@@ -362,7 +367,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
  * fail(). */
 static redisAsyncContext *conn(struct bus_redis *r)
 {
-	redisAsyncContext *ac = redisAsyncConnect(r->url.host, r->url.port);
+	redisAsyncContext *ac = redisAsyncConnect(r->addr, r->url.port);
 
 	if (ac == NULL || ac->err) {
 		char why[300];
@@ -447,6 +452,23 @@ static void bus_redis_free(void *t)
 	free(r);
 }
 
+/* url.host as a numeric address into r->addr (the name itself when it
+ * does not resolve now: hiredis then tries at each connect). */
+static void resolve(struct bus_redis *r)
+{
+	struct addrinfo hints = { 0 }, *ai = NULL;
+
+	snprintf(r->addr, sizeof r->addr, "%s", r->url.host);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(r->url.host, NULL, &hints, &ai) != 0)
+		return;
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, r->addr, sizeof r->addr,
+	                NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(r->addr, sizeof r->addr, "%s", r->url.host);
+	freeaddrinfo(ai);
+}
+
 static const struct bus_transport redis_ops = {
 	.name = "redis",
 	.append = append,
@@ -467,6 +489,7 @@ int bus_redis_attach(struct bus *b, struct event_base *base, const char *url,
 		free(r);
 		return -1;
 	}
+	resolve(r);
 	r->bus = b;
 	r->base = base;
 	r->maxlen = maxlen;
