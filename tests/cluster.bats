@@ -318,14 +318,18 @@ wait_emitters() {
 	n_kill=$(wc -l <"$T/lb.ndjson")
 	# HAProxy's health checks take it out.
 	wait_for 15 lb_state_is "hub$((l + 1))" DOWN || { lb_cmd "show stat"; false; }
+	# Both clients through HAProxy are on the two other hubs now, next to
+	# the direct tails (they wait for the end marker, posted below).
+	moved() { [ $(( $(gsubs "$a") + $(gsubs "$b") )) = 4 ]; }
+	wait_for 10 moved || { echo "global subscribers: $(gsubs "$a") and $(gsubs "$b")"; false; }
 	wait_emitters "$ea" "$eb"
 	post_end "$a"
 	wait_tails lb "h$a" "h$b"
 	echo "# the HAProxy tail had $n_kill of $ALL lines when hub $((l + 1)) was killed" >&3
 	[ "$n_kill" -lt $((2 * N)) ]
 	check_all "$T"/lb.ndjson "$T/h$a.ndjson" "$T/h$b.ndjson" "$T"/rawlb.raw
-	# Resumed, not reset: bcast-tail says "reset" on stderr when it was.
-	run grep -c 'reset' "$T/lb.err"
+	# Resumed, not reset (bcast-tail says "reset: ..." on stderr when it was).
+	run grep -c 'bcast-tail: reset:' "$T/lb.err"
 	[ "$output" = 0 ]
 	[ "$(sql "$DB" "SELECT count(*) FROM thread_logs WHERE thread_id LIKE '$TAG-%'")" = $((2 * N)) ]
 }
