@@ -2,7 +2,9 @@
 # cluster.bats - three bcast-hub processes on one Redis (the bus) and one
 # database, behind HAProxy running examples/haproxy.cfg (its addresses,
 # ports and system paths replaced, nothing else). HAProxy passes events on
-# unbuffered and takes a killed hub out with no request failing. Two
+# unbuffered, keeps idle streams open past its inactivity timeouts (the
+# hub's keepalive comments), and takes a killed hub out with no request
+# failing. Two
 # bcast-emit post 10,000 lines each to different hubs; a bcast-tail on each
 # hub's global stream and one through HAProxy must each end with every
 # line once, in per-thread order: with nothing failing, across a kill -9 of
@@ -206,7 +208,7 @@ PY
 @test "cluster: HAProxy passes each event on at once, takes a killed hub out, and no request fails meanwhile" {
 	cluster_up
 	# A stream through HAProxy; a line posted to its hub arrives through
-	# it alone, unbuffered (the stream stays open: curl is cut at 5 s).
+	# it at once, unbuffered (the stream stays open: curl is cut at 5 s).
 	curl -sN --max-time 5 "$LB/api/logs/stream" >"$T/lb.sse" &
 	local c=$!
 	BC_PIDS+=("$c")
@@ -257,6 +259,27 @@ wait_emitters() {
 	for p in "$@"; do wait "$p" || { echo "emit $p: exit $?"; rc=1; }; done
 	[ $rc = 0 ] || cat "$T"/emit-*.err
 	return $rc
+}
+
+@test "cluster: an idle stream through HAProxy outlives its inactivity timeouts: the hub's keepalive comments keep it open" {
+	cluster_up    # hubs with --keepalive 2
+	# The same config with 4 s instead of 1 min for timeout client and
+	# server, on a port of its own.
+	local port
+	port=$(free_port)
+	sed -e "s|^	bind 127.0.0.1:$LB_PORT\$|	bind 127.0.0.1:$port|" \
+		-e "s|^	stats socket [^ ]*|	stats socket $T/haproxy2.sock|" \
+		-e 's|^	timeout client 1m$|	timeout client 4s|' -e 's|^	timeout server 1m$|	timeout server 4s|' \
+		"$T/haproxy.cfg" >"$T/haproxy-short.cfg"
+	[ "$(grep -cE "^	(timeout (client|server) 4s|bind 127.0.0.1:$port)\$" "$T/haproxy-short.cfg")" -eq 3 ]
+	haproxy -db -f "$T/haproxy-short.cfg" 2>"$T/haproxy-short.log" &
+	BC_PIDS+=($!)
+	wait_for 10 curl -sf "http://127.0.0.1:$port/healthz"
+	# Nothing is posted: only keepalive comments flow, for 10 s, and it is
+	# curl's own limit (exit 28) that ends the stream, not HAProxy.
+	run curl -sN --max-time 10 -o "$T/idle.sse" "http://127.0.0.1:$port/api/logs/stream"
+	[ "$status" -eq 28 ] || { echo "curl exit $status"; cat "$T/idle.sse"; false; }
+	[ "$(grep -c '^: keepalive' "$T/idle.sse")" -ge 3 ]
 }
 
 @test "cluster: 20,000 lines from two emitters on two hubs reach every tail (3 hubs, HAProxy) once, in order" {
