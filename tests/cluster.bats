@@ -4,12 +4,11 @@
 # ports and system paths replaced, nothing else). HAProxy passes events on
 # unbuffered, keeps idle streams open past its inactivity timeouts (the
 # hub's keepalive comments), and takes a killed hub out with no request
-# failing. Two
-# bcast-emit post 10,000 lines each to different hubs; a bcast-tail on each
-# hub's global stream and one through HAProxy must each end with every
-# line once, in per-thread order: with nothing failing, across a kill -9 of
-# the hub under the HAProxy tail (it resumes on another hub), and across a
-# kill -9 and restart of Redis. A raw SSE client (tests/sse_resume.py) next
+# failing. Two bcast-emit post 10,000 lines each to different hubs; a
+# bcast-tail on each hub's global stream and one through HAProxy must each
+# end with every line once, in per-thread order: with nothing failing,
+# across a kill -9 of the hub under the HAProxy tail (it resumes on another
+# hub), and across a kill -9 and restart of Redis. A raw SSE client (tests/sse_resume.py) next
 # to the tails checks the same where bcast-tail's own de-duplication
 # cannot hide a duplicate.
 
