@@ -134,8 +134,9 @@ int hub_metrics_render(const struct hub_metrics *m, const struct hub_gauges *g,
 			reject_reason[i], m->rejected[i]) < 0;
 	if (m->bus_on) {
 		rc |= gauge(out, "bcast_hub_bus_up",
-		            "Whether the link to the bus between hubs is up.",
-		            m->bus_up);
+		            "Whether the link to the bus between hubs is up "
+		            "(in every worker process).",
+		            m->bus_up >= m->bus_on ? 1 : 0);
 		rc |= counter(out, "bcast_hub_bus_published_total",
 		              "Messages appended to the bus (outbox replays too).",
 		              m->bus_published);

@@ -38,8 +38,10 @@ struct hub_metrics {
 	unsigned long long resumes;           /* streams resumed from a cursor */
 	unsigned long long resume_resets;     /* cursors answered with a reset */
 	unsigned long long rejected[HUB_REJ_COUNT];
-	/* The bus between hubs (bus.c), rendered only when bus_on. */
-	int bus_on;
+	/* The bus between hubs (bus.c), rendered only when bus_on. Summed
+	 * over --workers: bus_on is then the processes on a bus, bus_up those
+	 * whose link is up (rendered 1 when all are). */
+	unsigned long long bus_on;            /* 1: this process has a bus */
 	unsigned long long bus_up;            /* gauge: 1 link up, 0 down */
 	unsigned long long bus_published;     /* messages handed to the bus */
 	unsigned long long bus_received;      /* entries read from the bus */
