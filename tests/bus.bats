@@ -271,3 +271,35 @@ expect() {
 	[ "$output" = "$(printf '%s:0\n' "$T/b.sse" "$T/badm.sse")" ]
 	[ "$(grep -c '^data: ' "$T/badm.sse")" = 1 ]
 }
+
+@test "bus: logs:bus taken by a value of another type, or Redis hanging (SIGSTOP): the hubs deliver their own ingests and recover" {
+	hubs
+	sub "$T/a.sse" "$A_URL/api/logs/stream"
+	sub "$T/b.sse" "$B_URL/api/logs/stream"
+	post "$A_URL" t1 1 2
+	wait_for 10 count_is "$T/b.sse" 2
+	# Not a stream: every XADD and XREAD is an error reply.
+	redis-cli -p "$RP" DEL logs:bus >/dev/null
+	redis-cli -p "$RP" SET logs:bus 'not a stream' >/dev/null
+	post "$A_URL" t1 3 4
+	wait_for 10 bus_is "$A_URL" down
+	wait_for 10 count_is "$T/a.sse" 4
+	grep -q 'WRONGTYPE' "$T/hub-${A_URL##*:}.log"
+	redis-cli -p "$RP" DEL logs:bus >/dev/null
+	wait_for 10 bus_is "$A_URL" up
+	wait_for 10 count_is "$T/b.sse" 4
+	# A Redis that stops answering is given up after a few seconds.
+	kill -STOP "$(cat "$T/redis/redis.pid")"
+	post "$A_URL" t1 5 6
+	wait_for 15 count_is "$T/a.sse" 6
+	bus_is "$A_URL" down
+	kill -CONT "$(cat "$T/redis/redis.pid")"
+	wait_for 10 bus_is "$A_URL" up
+	wait_for 10 count_is "$T/b.sse" 6
+	post "$A_URL" t1 7 8
+	wait_for 10 count_is "$T/b.sse" 8
+	wait_for 10 count_is "$T/a.sse" 8
+	sleep 0.3
+	expect "$T/a.sse" t1 1 8
+	expect "$T/b.sse" t1 1 8
+}
