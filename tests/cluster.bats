@@ -219,12 +219,13 @@ PY
 			"$(hub_url "$l")/api/runs/$TAG/logs"
 	wait_for 3 grep -q '"line":"through"' "$T/lb.sse"
 	kill -9 "${HPID[$l]}"
-	# Every request through HAProxy is answered by a live hub while and
-	# after it notices: a connection refused by the dead hub is retried
-	# on another one.
+	# Every request through HAProxy is answered by a live hub, at once,
+	# before and after its health checks notice: a connection refused by
+	# the dead hub is retried on another one (option redispatch; without
+	# it, HAProxy retries the dead hub for 3 s and answers 503).
 	for i in $(seq 1 30); do
-		curl -sf --max-time 5 "$LB/healthz" >/dev/null || { echo "request $i failed"; false; }
-		sleep 0.1
+		curl -sf --max-time 2.5 "$LB/healthz" >/dev/null || { echo "request $i failed"; false; }
+		[ "$i" -le 12 ] || sleep 0.1
 	done
 	wait_for 10 lb_state_is "hub$((l + 1))" DOWN || { lb_cmd "show stat"; false; }
 	[ "$(lb_state "hub$(( (l + 1) % 3 + 1 ))")" = UP ]
