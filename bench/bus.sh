@@ -261,6 +261,15 @@ bus_rows() {
 		--connect-timeout 90
 }
 
+# What the bus rows are, for the report's header.
+bus_header() {
+	echo "  'bus' rows (issue 10, bench/bus.sh): bcast-hub --workers N (or 3 hubs of one worker) on"
+	echo "  one Redis bus vs nginx worker_processes N reuseport (or 3 nginx) on nchan's Redis storage"
+	echo "  (distributed), a fresh Redis per run, one side at a time, no pinning; both sides publish"
+	echo "  one line per POST, 32 in flight per connection (bcast POST /api/runs/CH/logs, nchan"
+	echo "  POST /pub); subscribers round-robin over the hubs; RSS and CPU summed over all processes."
+}
+
 # The Redis side of the bus rows: one line per run.
 bus_table() {
 	grep -q $'^bus [^\t]*\t' "$RES" || return 0
