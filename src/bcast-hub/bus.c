@@ -44,8 +44,17 @@ struct own {
 	struct own *next;
 	unsigned long long q;
 	int delivered;
-	size_t n;
+	size_t n;                   /* the message: msg[0..n) */
+	size_t fn, count;           /* logs: its frames, msg[n..n+fn), count events */
+	char tid[BC_TID_MAX + 1];   /* logs: the thread */
 	char msg[];
+};
+
+/* The frames of a log message this hub made (to deliver it without
+ * decoding it again); NULL/0 for an admin event. */
+struct own_frames {
+	const char *tid, *frames;
+	size_t n, count;
 };
 
 struct origin {
@@ -256,14 +265,24 @@ static int deliver(struct bus *b, const struct bc_busmsg *m,
 	return rc;
 }
 
-/* Deliver an own message with local ids (the link is down). */
-static void deliver_local(struct bus *b, struct own *o)
+/* Deliver an own message at pos (NULL: local ids, the link is down): its
+ * frames as this hub made them, or an admin event checked again. */
+static void deliver_own(struct bus *b, struct own *o,
+                        const struct fanout_pos *pos)
 {
 	struct bc_busmsg m;
 
 	o->delivered = 1;
-	if (bc_busmsg_parse(o->msg, o->n, &m, b->err, sizeof b->err) == 0)
-		deliver(b, &m, NULL, 0);
+	if (o->fn > 0)
+		fanout_publish_logs_at(b->h->fanout, o->tid, o->msg + o->n, o->fn,
+		                       o->count, pos);
+	else if (bc_busmsg_parse(o->msg, o->n, &m, b->err, sizeof b->err) == 0)
+		deliver(b, &m, pos, 0);
+}
+
+static void deliver_local(struct bus *b, struct own *o)
+{
+	deliver_own(b, o, NULL);
 }
 
 /* ---- Own messages ---- */
@@ -275,15 +294,18 @@ static void own_pop(struct bus *b)
 	b->head = o->next;
 	if (b->head == NULL)
 		b->tail = NULL;
-	b->own_bytes -= o->n;
+	b->own_bytes -= o->n + o->fn;
 	free(o);
 }
 
-/* Queue a copy of the n-byte message of number q. NULL on out-of-memory. */
+/* Queue a copy of the n-byte message of number q (and of its frames, fr
+ * NULL for none). NULL on out-of-memory. */
 static struct own *own_push(struct bus *b, unsigned long long q,
-                            const char *msg, size_t n, int delivered)
+                            const char *msg, size_t n,
+                            const struct own_frames *fr, int delivered)
 {
-	struct own *o = malloc(sizeof *o + n);
+	size_t fn = fr != NULL ? fr->n : 0;
+	struct own *o = malloc(sizeof *o + n + fn);
 
 	if (o == NULL)
 		return NULL;
@@ -291,13 +313,20 @@ static struct own *own_push(struct bus *b, unsigned long long q,
 	o->q = q;
 	o->delivered = delivered;
 	o->n = n;
+	o->fn = fn;
+	o->count = fr != NULL ? fr->count : 0;
+	o->tid[0] = '\0';
 	memcpy(o->msg, msg, n);
+	if (fr != NULL) {
+		memcpy(o->msg + n, fr->frames, fn);
+		snprintf(o->tid, sizeof o->tid, "%s", fr->tid);
+	}
 	if (b->tail != NULL)
 		b->tail->next = o;
 	else
 		b->head = o;
 	b->tail = o;
-	b->own_bytes += n;
+	b->own_bytes += n + fn;
 	/* The outbox cap: the oldest go first (delivered here in any case). */
 	while (b->own_bytes > b->own_max && b->head != o) {
 		if (!b->head->delivered)
@@ -350,7 +379,8 @@ void bus_on_link(struct bus *b, int up)
 /* Send the message in b->msg (number q): appended while the link is up,
  * else (or when the append fails) delivered at once. already: the caller
  * delivered it itself. 0 or -1. */
-static int send_msg(struct bus *b, unsigned long long q, int already)
+static int send_msg(struct bus *b, unsigned long long q,
+                    const struct own_frames *fr, int already)
 {
 	struct own *o;
 
@@ -358,9 +388,9 @@ static int send_msg(struct bus *b, unsigned long long q, int already)
 		link_lost(b);
 	if (b->up) {
 		b->h->metrics->bus_published++;
-		return own_push(b, q, b->msg.data, b->msg.len, 0) != NULL ? 0 : -1;
+		return own_push(b, q, b->msg.data, b->msg.len, fr, 0) != NULL ? 0 : -1;
 	}
-	o = own_push(b, q, b->msg.data, b->msg.len, 1);
+	o = own_push(b, q, b->msg.data, b->msg.len, fr, 1);
 	if (o == NULL)
 		return -1;
 	if (!already) {
@@ -454,8 +484,7 @@ static void entry(struct bus *b, const char *id, const char *msg, size_t n,
 			gauge_outbox(b);
 			goto seen;
 		}
-		if (deliver(b, &m, &pos, 0) != 0)
-			dropped(b, id, b->err);
+		deliver_own(b, b->head, &pos);
 		own_pop(b);
 		gauge_outbox(b);
 		goto seen;
@@ -509,8 +538,9 @@ int hub_publish_logs(struct hub *h, const char *tid, const char *frames,
                      size_t n, size_t count)
 {
 	struct bus *b = h->bus;
-	const char *p = frames, *end = frames + n, *rec;
-	size_t len, recs = 0;
+	const char *p = frames, *end = frames + n, *rec, *before = frames;
+	struct own_frames fr = { tid, frames, 0, 0 };
+	size_t len;
 	int already = 0, rc = 0;
 
 	if (b == NULL || b->ops == NULL)
@@ -523,23 +553,32 @@ int hub_publish_logs(struct hub *h, const char *tid, const char *frames,
 			return -1;
 		already = 1;
 	}
+	/* One message per BUS_ENTRY_MAX of records; each keeps its frames
+	 * (the bytes from its first record's frame to the next message's). */
 	bc_buf_reset(&b->msg);
 	while ((rec = next_record(&p, end, &len)) != NULL) {
-		if (recs > 0 && b->msg.len + len + 1 > BUS_ENTRY_MAX) {
-			rc |= send_msg(b, b->q, already);
+		if (fr.count > 0 && b->msg.len + len + 1 > BUS_ENTRY_MAX) {
+			fr.n = (size_t)(before - fr.frames);
+			rc |= send_msg(b, b->q, &fr, already);
 			bc_buf_reset(&b->msg);
-			recs = 0;
+			fr.frames = before;
+			fr.count = 0;
 		}
-		if (recs == 0 && bc_busmsg_head(&b->msg, BC_BUSMSG_LOGS, b->origin,
-		                                ++b->q, tid) != 0)
+		if (fr.count == 0 && bc_busmsg_head(&b->msg, BC_BUSMSG_LOGS,
+		                                    b->origin, ++b->q, tid) != 0)
 			return -1;
 		if (bc_buf_append(&b->msg, rec, len) != 0 ||
 		    bc_buf_append(&b->msg, "\n", 1) != 0)
 			return -1;
-		recs++;
+		fr.count++;
+		while (p < end && *p == '\n')
+			p++;            /* the frame's end: the next one starts */
+		before = p;
 	}
-	if (recs > 0)
-		rc |= send_msg(b, b->q, already);
+	if (fr.count > 0) {
+		fr.n = (size_t)(end - fr.frames);
+		rc |= send_msg(b, b->q, &fr, already);
+	}
 	return rc;
 }
 
@@ -560,5 +599,5 @@ int hub_publish_admin(struct hub *h, const char *type, const char *tid,
 	if (bc_busmsg_head(&b->msg, BC_BUSMSG_ADMIN, b->origin, ++b->q, NULL) != 0 ||
 	    bc_buf_append(&b->msg, json, n) != 0)
 		return -1;
-	return send_msg(b, b->q, already);
+	return send_msg(b, b->q, NULL, already);
 }
