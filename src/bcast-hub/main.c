@@ -66,7 +66,8 @@ static const char usage_text[] =
 "      --spool DIR          spool journals history and resume read\n"
 "                           (BCAST_SPOOL, $STATE/spool)\n"
 "      --workers N          processes serving one port as one hub, under a\n"
-"                           supervisor (BCAST_WORKERS, default 1: no fork)\n"
+"                           supervisor (BCAST_WORKERS, default: the number\n"
+"                           of cores; 1: one process, no supervisor)\n"
 "      --read-threads N     threads per process for DB, Redis and spool reads\n"
 "                           (BCAST_READ_THREADS, default 3; one more\n"
 "                           serializes flushes)\n"
@@ -538,8 +539,7 @@ int main(int argc, char **argv)
 	fo.resume_events = (size_t)o.resume_events;
 	fo.resume_bytes = (size_t)o.resume_bytes;
 
-	/* 1 by default until the bus carries lines between workers. */
-	wk.n = numset[NUM_WORKERS] ? (int)o.workers : 1;
+	wk.n = numset[NUM_WORKERS] ? (int)o.workers : workers_default();
 	ai = listen_resolve(&r, cfg.listen);
 	if (wk.n > 1)
 		listen_probe(ai, cfg.listen, shown, sizeof shown);
