@@ -87,6 +87,8 @@ share_lines() {
 	done
 	if [ "$kill" = 1 ]; then
 		for i in $(seq 1 8); do wait_for 30 half_in "$T/all$i" $((n / 2)); done
+		# An idle emitter ends its streaming POST after 0.5 s.
+		sleep 1.5
 		victim=$(busiest_worker)
 		workers | grep -qx "$victim"
 		kill -9 "$victim"
