@@ -338,13 +338,31 @@ static void stream_maybe_remove(struct fanout *f, struct stream *s)
 	free(s);
 }
 
-static void stream_add(struct fanout *f, struct stream *s, struct sub *u)
+/* Put u first on the list at *head (a stream's, ending or parked). */
+static void sub_link(struct sub **head, struct sub *u)
 {
 	u->prev = NULL;
-	u->next = s->subs;
-	if (s->subs != NULL)
-		s->subs->prev = u;
-	s->subs = u;
+	u->next = *head;
+	if (*head != NULL)
+		(*head)->prev = u;
+	*head = u;
+}
+
+/* Take u off the list at *head. */
+static void sub_unlink(struct sub **head, struct sub *u)
+{
+	if (u->prev != NULL)
+		u->prev->next = u->next;
+	else
+		*head = u->next;
+	if (u->next != NULL)
+		u->next->prev = u->prev;
+	u->prev = u->next = NULL;
+}
+
+static void stream_add(struct fanout *f, struct stream *s, struct sub *u)
+{
+	sub_link(&s->subs, u);
 	s->nsubs++;
 	u->stream = s;
 	f->counts[s->kind]++;
@@ -356,13 +374,7 @@ static void sub_detach(struct fanout *f, struct sub *u)
 
 	if (s == NULL)
 		return;
-	if (u->prev != NULL)
-		u->prev->next = u->next;
-	else
-		s->subs = u->next;
-	if (u->next != NULL)
-		u->next->prev = u->prev;
-	u->prev = u->next = NULL;
+	sub_unlink(&s->subs, u);
 	u->stream = NULL;
 	s->nsubs--;
 	f->counts[s->kind]--;
@@ -384,12 +396,7 @@ static void sub_close(struct fanout *f, struct sub *u)
 {
 	if (u->ending) {
 		f->closing--;
-		if (u->prev != NULL)
-			u->prev->next = u->next;
-		else
-			f->ending = u->next;
-		if (u->next != NULL)
-			u->next->prev = u->prev;
+		sub_unlink(&f->ending, u);
 	} else if (u->park != NULL) {
 		park_drop(f, u);
 	} else {
@@ -578,11 +585,7 @@ static void sub_end(struct fanout *f, struct sub *u, const char *comment)
 	sub_detach(f, u);
 	u->ending = 1;
 	f->closing++;
-	u->prev = NULL;
-	u->next = f->ending;
-	if (f->ending != NULL)
-		f->ending->prev = u;
-	f->ending = u;
+	sub_link(&f->ending, u);
 	if (u->writing) {       /* the grace replaces the write timeout */
 		event_del(u->wev);
 		u->writing = 0;
@@ -1580,13 +1583,7 @@ static void park_drop(struct fanout *f, struct sub *u)
 {
 	struct park *pk = u->park;
 
-	if (u->prev != NULL)
-		u->prev->next = u->next;
-	else
-		f->parked = u->next;
-	if (u->next != NULL)
-		u->next->prev = u->prev;
-	u->prev = u->next = NULL;
+	sub_unlink(&f->parked, u);
 	f->counts[pk->kind]--;
 	event_free(pk->timer);
 	free(pk);
@@ -1657,11 +1654,7 @@ static int park(struct fanout *f, struct sub *u, enum fanout_kind kind,
 	sub_detach(f, u);
 	f->counts[kind]++;
 	u->park = pk;
-	u->prev = NULL;
-	u->next = f->parked;
-	if (f->parked != NULL)
-		f->parked->prev = u;
-	f->parked = u;
+	sub_link(&f->parked, u);
 	return 0;
 }
 
