@@ -53,6 +53,12 @@ busiest_worker() {
 		sort | uniq -c | sort -rn | awk 'NR == 1 { sub("pid=", "", $2); print $2 }'
 }
 
+# A worker a test stopped (SIGSTOP) must go on, to die, after it.
+teardown() {
+	[ -z "${STOPPED:-}" ] || kill -CONT "$STOPPED" 2>/dev/null || true
+	bc_teardown
+}
+
 lines_in() { [ "$(wc -l <"$1")" -ge "$2" ]; }
 
 # half_in FILE N: FILE has at least N lines of each of t1 and t2.
@@ -136,6 +142,85 @@ share_lines() {
 	grep -q "worker [0-9] (pid $victim) was killed by signal 9; restarting it in 200 ms" "$HUB_LOG"
 	run ss -Hltnp "sport = :$HUB_PORT"
 	[ "$(grep -c 'bcast-hub' <<<"$output")" -eq 3 ]
+}
+
+@test "workers: a restarted worker is prefilled: it serves global cursors from before it started" {
+	start_hub --workers 2 --redis none
+	wait_for 5 worker_count 2
+	local i id3 victim out
+	bg curl -sN --max-time 60 -o "$T/g.sse" "$BCAST_HUB/api/logs/stream"
+	wait_for 5 grep -q '^: connected' "$T/g.sse"
+	for i in $(seq 1 10); do
+		printf '{"thread_id":"p","seq":%d,"line":"p-%d"}\n' "$i" "$i" |
+			curl -sf -H 'Content-Type: application/x-ndjson' --data-binary @- \
+				"$BCAST_HUB/api/runs/p/logs" >/dev/null
+	done
+	wait_for 5 grep -q '"p-10"' "$T/g.sse"
+	id3=$(grep -B1 '"p-3"' "$T/g.sse" | sed -n 's/^id: //p')
+	[[ $id3 == @*-*:* ]]
+	victim=$(workers | head -1)
+	kill -9 "$victim"
+	wait_for 10 worker_count 2
+	# New connections land on both workers, the new one included: every
+	# one is served p-4..p-10 after the cursor, none gets a reset.
+	for i in $(seq 1 12); do
+		out=$(curl -sN --max-time 0.5 -H "Last-Event-ID: $id3" "$BCAST_HUB/api/logs/stream" || true)
+		[[ $out != *"event: reset"* ]]
+		[ "$(grep -o '"line":"p-[0-9]*"' <<<"$out" | tr '\n' ' ')" = \
+		  "$(printf '"line":"p-%d" ' $(seq 4 10))" ]
+	done
+}
+
+@test "workers: the parent never waits for a stopped worker: past 64 MiB behind it is killed and replaced" {
+	start_hub --workers 2 --redis none --resume-bytes 1K
+	wait_for 5 worker_count 2
+	local stopped
+	stopped=$(workers | head -1)
+	# On one connection held by the other worker, stop this one and post
+	# 90 MiB (6 POSTs of 480 lines of 32 KiB): the parent must queue all of
+	# it for the stopped worker, and kill it past the cap.
+	STOPPED=$stopped
+	python3 - "$HUB_PORT" "$stopped" <<'PY'
+import os, re, signal, socket, subprocess, sys, time
+port, stopped = int(sys.argv[1]), int(sys.argv[2])
+def owner(lport):
+    out = subprocess.run(["ss", "-Htnp", "state", "established",
+                          "( sport = :%d and dport = :%d )" % (port, lport)],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"pid=(\d+)", out)
+    return int(m.group(1)) if m else None
+for _ in range(100):
+    s = socket.create_connection(("127.0.0.1", port))
+    lport = s.getsockname()[1]
+    for _ in range(20):
+        o = owner(lport)
+        if o: break
+        time.sleep(0.05)
+    if o and o != stopped: break
+    s.close()
+else:
+    sys.exit("no connection reached the other worker")
+os.kill(stopped, signal.SIGSTOP)
+f = s.makefile("rb")
+for k in range(6):
+    body = b"".join(b'{"thread_id":"big","seq":%d,"line":"%s"}\n' % (k * 480 + i + 1, b"x" * 32768)
+                    for i in range(480))
+    s.sendall(b"POST /api/runs/big/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    status = f.readline()
+    assert b" 200 " in status, status
+    n = 0
+    while True:
+        h = f.readline()
+        if h.lower().startswith(b"content-length:"): n = int(h.split(b":")[1])
+        if h in (b"\r\n", b""): break
+    f.read(n)
+PY
+	wait_for 20 grep -q "worker [0-9] (pid $stopped) is more than 67110912 bytes behind the relay: killed" "$HUB_LOG"
+	wait_for 10 worker_count 2
+	run workers
+	[[ $'\n'"$output"$'\n' != *$'\n'"$stopped"$'\n'* ]]
+	curl -sf "$BCAST_HUB/healthz" >/dev/null
 }
 
 @test "workers: SIGTERM to the parent ends every stream cleanly and exits 0" {
