@@ -8,7 +8,8 @@
 # bcast-tail on each hub's global stream and one through HAProxy must each
 # end with every line once, in per-thread order: with nothing failing,
 # across a kill -9 of the hub under the HAProxy tail (it resumes on another
-# hub), and across a kill -9 and restart of Redis. A raw SSE client (tests/sse_resume.py) next
+# hub), and across a kill -9 and restart of Redis (HAProxy keeps every hub
+# in meanwhile: their /healthz stays 200). A raw SSE client (tests/sse_resume.py) next
 # to the tails checks the same where bcast-tail's own de-duplication
 # cannot hide a duplicate.
 
@@ -128,14 +129,15 @@ lb_hub() {
 }
 
 # emit_to I THREAD PACE: bcast-emit of N lines "THREAD K" to hub I; with
-# PACE 1 a 10 ms pause every 20 lines (about 5 s a run on an idle box).
+# PACE K > 0 a 10 ms pause every K lines (PACE 20: about 5 s a run on an
+# idle box; 0: as fast as it goes).
 emit_to() {
 	python3 -c '
 import sys, time
-tid, n, pace = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+tid, n, pace = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(1, n + 1):
-    print(tid, i, flush=pace)
-    if pace and i % 20 == 0:
+    print(tid, i, flush=pace > 0)
+    if pace and i % pace == 0:
         time.sleep(0.01)
 ' "$2" "$N" "$3" | bcast-emit -t "$2" --hub "$(hub_url "$1")" --redis "$REDIS_URL" --db "$DB" \
 		>/dev/null 2>"$T/emit-$2.err" &
@@ -331,9 +333,9 @@ wait_emitters() {
 	wait_for 10 gsubs_is "$a" 1
 	wait_for 10 gsubs_is "$b" 1
 	# The emitters post to the two hubs that stay.
-	emit_to "$a" "$TAG-a" 1
+	emit_to "$a" "$TAG-a" 20
 	local ea=$BG_PID
-	emit_to "$b" "$TAG-b" 1
+	emit_to "$b" "$TAG-b" 20
 	local eb=$BG_PID
 	wait_for 30 lines_ge "$T/lb.ndjson" 2000
 	kill -9 "${HPID[$l]}"
@@ -364,9 +366,10 @@ wait_emitters() {
 	for i in 0 1 2; do tail_on "h$i" "$(hub_url "$i")"; done
 	raw_on raw2 "$(hub_url 2)"
 	wait_for 10 gsubs_total_is 5
-	emit_to 0 "$TAG-a" 1
+	# Paced to last about 10 s, so the 5 s outage is inside the run.
+	emit_to 0 "$TAG-a" 10
 	local ea=$BG_PID
-	emit_to 1 "$TAG-b" 1
+	emit_to 1 "$TAG-b" 10
 	local eb=$BG_PID
 	wait_for 30 lines_ge "$T/h2.ndjson" 2000
 	local rpid
@@ -379,16 +382,28 @@ wait_emitters() {
 	for i in 0 1 2; do
 		wait_for 5 bus_is "$i" down || { curl -s "$(hub_url "$i")/healthz"; false; }
 	done
-	sleep 1
+	# HAProxy keeps every hub in (their /healthz stays 200) past the time
+	# its checks take to mark a hub down (2 failures 2 s apart).
+	sleep 5
+	for i in 1 2 3; do
+		[ "$(lb_state "hub$i")" = UP ] || { lb_cmd "show stat"; false; }
+	done
 	redis_start "$T/redis" "$REDIS_PORT" --appendonly yes --appendfsync always
 	for i in 0 1 2; do
 		wait_for 10 bus_is "$i" up || { curl -s "$(hub_url "$i")/healthz"; false; }
 	done
-	wait_emitters "$ea" "$eb"
+	# An emitter whose run ended while Redis was away exits 75 by design
+	# (its flush waits): bcast-flush drains it below.
+	local p rc
+	for p in "$ea" "$eb"; do
+		wait "$p" && rc=0 || rc=$?
+		[ "$rc" = 0 ] || [ "$rc" = 75 ] || { echo "emit: exit $rc"; cat "$T"/emit-*.err; false; }
+	done
 	post_end 0
 	wait_tails lb h0 h1 h2
 	echo "# hub 3's tail had $n_kill of $ALL lines when Redis was killed" >&3
 	[ "$n_kill" -lt $((2 * N)) ]
 	check_all "$T"/lb.ndjson "$T"/h0.ndjson "$T"/h1.ndjson "$T"/h2.ndjson "$T"/raw2.raw
+	bcast-flush --all --redis "$REDIS_URL" --db "$DB" 2>"$T/flush.err" || { cat "$T/flush.err"; false; }
 	[ "$(sql "$DB" "SELECT count(*) FROM thread_logs WHERE thread_id LIKE '$TAG-%'")" = $((2 * N)) ]
 }
