@@ -37,10 +37,7 @@ static int relay_append(void *t, const char *msg, size_t n)
 	out = bufferevent_get_output(r->bev);
 	if (evbuffer_get_length(out) > RELAY_OUT_MAX)
 		return -1;
-	h[0] = (unsigned char)((n + 1) >> 24);
-	h[1] = (unsigned char)((n + 1) >> 16);
-	h[2] = (unsigned char)((n + 1) >> 8);
-	h[3] = (unsigned char)(n + 1);
+	workers_put32(h, n + 1);
 	h[4] = WORKERS_MSG;
 	if (evbuffer_expand(out, sizeof h + n) != 0 ||
 	    evbuffer_add(out, h, sizeof h) != 0 || evbuffer_add(out, msg, n) != 0)
@@ -77,8 +74,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	unsigned char h[6];
 
 	while (evbuffer_copyout(in, h, sizeof h) == (ev_ssize_t)sizeof h) {
-		size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 |
-		             (size_t)h[2] << 8 | h[3];
+		size_t len = workers_get32(h);
 		char id[256];
 		const char *p;
 

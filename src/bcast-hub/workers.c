@@ -32,6 +32,7 @@
 #define RESTART_MAX_MS 5000
 #define QUICK_DEATH_MS 1000   /* dying sooner than this after start: back off */
 #define READ_CHUNK 65536
+#define READ_ROUNDS 16       /* chunks read from one worker per wake-up */
 
 struct ring_ent {
 	struct ring_ent *next;
@@ -68,27 +69,12 @@ int workers_default(void)
 	return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
-static void put32(char *p, size_t v)
-{
-	p[0] = (char)(v >> 24);
-	p[1] = (char)(v >> 16);
-	p[2] = (char)(v >> 8);
-	p[3] = (char)v;
-}
-
-static size_t get32(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	return (size_t)u[0] << 24 | (size_t)u[1] << 16 | (size_t)u[2] << 8 | u[3];
-}
-
 void workers_ready(const struct worker_self *self)
 {
 	char f[5];
 	ssize_t k;
 
-	put32(f, 1);
+	workers_put32((unsigned char *)f, 1);
 	f[4] = WORKERS_READY;
 	do
 		k = write(self->fd, f, sizeof f);
@@ -136,7 +122,7 @@ static void relay(struct sup *s, const char *msg, size_t n)
 	}
 	e->next = NULL;
 	e->n = 4 + len;
-	put32(e->frame, len);
+	workers_put32((unsigned char *)e->frame, len);
 	e->frame[4] = WORKERS_ENTRY;
 	e->frame[5] = (char)idlen;
 	memcpy(e->frame + 6, id, (size_t)idlen);
@@ -166,47 +152,55 @@ static void relay(struct sup *s, const char *msg, size_t n)
 	}
 }
 
-/* Read what worker k sent and act on each whole frame. */
+/* Act on each whole frame in k's input; 0, or -1 for a malformed one. */
+static int frames(struct sup *s, struct wk *k)
+{
+	size_t at = 0;
+
+	while (k->in.len - at >= 5) {
+		const char *f = k->in.data + at;
+		size_t len = workers_get32((const unsigned char *)f);
+		if (len < 1 || len > WORKERS_FRAME_MAX)
+			return -1;
+		if (k->in.len - at < 4 + len)
+			break;
+		if (f[4] == WORKERS_READY) {
+			k->ready = 1;
+			s->any_ready = 1;
+		} else if (f[4] == WORKERS_MSG && s->cfg->relay) {
+			relay(s, f + 5, len - 1);
+		}
+		at += 4 + len;
+	}
+	bc_buf_consume(&k->in, at);
+	return 0;
+}
+
+/* Read what worker k sent (at most READ_ROUNDS chunks, so that one busy
+ * worker cannot hold the others up) and act on each whole frame. */
 static void read_in(struct sup *s, struct wk *k)
 {
 	char buf[READ_CHUNK];
-	ssize_t m;
+	int gone = 0;
 
-	while ((m = read(k->fd, buf, sizeof buf)) != 0) {
-		if (m < 0) {
-			if (errno == EINTR)
-				continue;
+	for (int round = 0; round < READ_ROUNDS && !gone; round++) {
+		ssize_t m = read(k->fd, buf, sizeof buf);
+		if (m < 0 && (errno == EINTR || errno == EAGAIN)) {
 			if (errno == EAGAIN)
-				break;
-			m = 0;
-			break;
+				return;
+			continue;
 		}
-		if (bc_buf_append(&k->in, buf, (size_t)m) != 0) {
-			m = 0;
-			break;
-		}
-	}
-	while (k->in.len >= 5) {
-		size_t len = get32(k->in.data);
-		if (len < 1 || len > WORKERS_FRAME_MAX) {
+		if (m <= 0) {
+			gone = 1;
+		} else if (bc_buf_append(&k->in, buf, (size_t)m) != 0 ||
+		           frames(s, k) != 0) {
 			bc_warn("worker %d sent a malformed frame: killed",
 			        (int)(k - s->w));
 			kill(k->pid, SIGKILL);
-			bc_buf_reset(&k->in);
-			m = 0;
-			break;
+			gone = 1;
 		}
-		if (k->in.len < 4 + len)
-			break;
-		if (k->in.data[4] == WORKERS_READY) {
-			k->ready = 1;
-			s->any_ready = 1;
-		} else if (k->in.data[4] == WORKERS_MSG && s->cfg->relay) {
-			relay(s, k->in.data + 5, len - 1);
-		}
-		bc_buf_consume(&k->in, 4 + len);
 	}
-	if (m == 0) {           /* end of file or error: the worker is going */
+	if (gone) {             /* end of file or error: the worker is going */
 		close(k->fd);
 		k->fd = -1;
 		bc_buf_free(&k->in);
@@ -257,7 +251,7 @@ static int spawn(struct sup *s, int i, struct worker_self *self)
 	k->killed = 0;
 	k->started_ms = bc_now_ms();
 	k->restart_at = 0;
-	bc_buf_init(&k->in, WORKERS_FRAME_MAX + 5 + READ_CHUNK);
+	bc_buf_init(&k->in, WORKERS_FRAME_MAX + 4 + READ_CHUNK);
 	bc_buf_init(&k->out, WORKERS_BEHIND_MAX + s->cfg->ring_bytes);
 	fcntl(k->fd, F_SETFL, fcntl(k->fd, F_GETFL) | O_NONBLOCK);
 	for (struct ring_ent *e = s->head; e != NULL; e = e->next) {

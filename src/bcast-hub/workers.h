@@ -44,6 +44,20 @@ enum {
 /* An entry's payload: one byte, the length L of its id, the L-byte id
  * "MS-SEQ", then the message. */
 
+/* A frame's 4-byte length, written and read. */
+static inline void workers_put32(unsigned char *p, size_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static inline size_t workers_get32(const unsigned char *p)
+{
+	return (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+}
+
 struct workers_cfg {
 	int n;                    /* processes, >= 2 */
 	int relay;                /* 1: the parent relays bus messages */
