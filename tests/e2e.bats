@@ -23,6 +23,7 @@ for l in open(sys.argv[1]):
 }
 
 pipeline() {
+	unset BCAST_WORKERS   # the default: one hub process per core
 	local db=$1 redis=$2
 	export BCAST_DB=$db BCAST_REDIS=$redis
 	[ "$redis" = none ] || redis_reset
