@@ -235,6 +235,10 @@ static int spawn(struct sup *s, int i, struct worker_self *self)
 		for (int j = 0; j < s->cfg->n; j++)
 			if (s->w[j].fd >= 0)
 				close(s->w[j].fd);
+		/* A process group of its own: a terminal's ^C (or a kill of the
+		 * group) reaches the parent only, which passes it on once; two
+		 * signals would make the worker exit without draining. */
+		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(BC_EX_OK);
