@@ -277,6 +277,7 @@ static void reaped(struct sup *s, struct wk *k, int st)
 	int64_t now = bc_now_ms();
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	long pid = (long)k->pid;
+	struct hub_slot *slot;
 
 	if (k->fd >= 0) {
 		close(k->fd);
@@ -284,8 +285,11 @@ static void reaped(struct sup *s, struct wk *k, int st)
 	}
 	bc_buf_free(&k->in);
 	bc_buf_free(&k->out);
-	memset(&hub_shared_slot(s->cfg->shared, (size_t)i)->g, 0,
-	       sizeof(struct hub_gauges));
+	/* Its gauges go; its counters stay for the next one to count on. */
+	slot = hub_shared_slot(s->cfg->shared, (size_t)i);
+	memset(&slot->g, 0, sizeof slot->g);
+	slot->m.bus_up = 0;
+	slot->m.bus_outbox_bytes = 0;
 	k->pid = 0;
 	if (s->stopping)
 		return;
