@@ -318,3 +318,29 @@ expect() {
 	expect "$T/a.sse" t1 1 8
 	expect "$T/b.sse" t1 1 8
 }
+
+@test "bus: a cursor that reaches a hub still joining is served from the whole prefill, no gap" {
+	# 10,000 entries of another hub on the bus; a cursor at the 5,000th.
+	python3 - <<'PY' | redis-cli -p "$RP" --pipe >/dev/null
+import sys
+def cmd(*a):
+    return "*%d\r\n" % len(a) + "".join("$%d\r\n%s\r\n" % (len(x.encode()), x) for x in a)
+for q in range(1, 10001):
+    m = '{"v":1,"o":"0123456789abcdef","q":%d,"k":"l","t":"t1"}\n' % q
+    m += '{"thread_id":"t1","seq":%d,"line":"t1-%d %s"}\n' % (q, q, "x" * 500)
+    sys.stdout.write(cmd("XADD", "logs:bus", "*", "m", m))
+PY
+	id=$(redis-cli -p "$RP" XRANGE logs:bus - + COUNT 5000 | grep -E '^[0-9]+-[0-9]+$' | tail -1)
+	HUB_PORT=$(free_port)
+	bg bcast-hub --listen "127.0.0.1:$HUB_PORT" --redis "$REDIS" --db "$(sqlite_db)" \
+		--spool "$T/spool" 2>"$T/hub.log"
+	# Ask as soon as it listens: usually before its prefill (6 MB) is in.
+	for _ in $(seq 1 500); do
+		curl -sN --max-time 4 -H "Last-Event-ID: @$id:0" -o "$T/b.sse" \
+			"http://127.0.0.1:$HUB_PORT/api/logs/stream" && break
+		[ $? = 7 ] || break
+	done
+	run grep -c 'event: reset' "$T/b.sse"
+	[ "$output" = 0 ]
+	expect "$T/b.sse" t1 5001 10000
+}

@@ -20,6 +20,7 @@
  * header by bc_busmsg_parse, each record by hub_ingest_line (its thread id
  * must be the header's), an admin event by bc_event_decode. Anything that
  * fails is dropped whole and counted; nothing of it reaches the fan-out. */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,6 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <stdarg.h>
 
 #include "bc_busmsg.h"
 #include "bc_clock.h"
@@ -76,6 +75,8 @@ struct bus {
 	size_t norigins;
 	unsigned long long clock;
 	size_t prefill;
+	struct fanout_pos pre_pos;  /* the last prefilled entry */
+	struct event *pre_done;     /* then: wake the resumes waiting for it */
 	int64_t log_period_ms;
 	unsigned log_used;
 	unsigned long log_left_out;
@@ -151,6 +152,8 @@ void bus_free(struct bus *b)
 		return;
 	if (b->ops != NULL)
 		b->ops->free(b->t);
+	if (b->pre_done != NULL)
+		event_free(b->pre_done);
 	for (o = b->head; o != NULL; o = next) {
 		next = o->next;
 		free(o);
@@ -447,6 +450,15 @@ static void dropped(struct bus *b, const char *id, const char *why)
 	bus_log(b, "entry %s dropped: %s", id != NULL ? id : "?", why);
 }
 
+static void on_prefill_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct bus *b = arg;
+
+	(void)fd;
+	(void)what;
+	fanout_bus_seen(b->h->fanout, &b->pre_pos);
+}
+
 /* An entry (prefill: from before this hub joined). */
 static void entry(struct bus *b, const char *id, const char *msg, size_t n,
                   int prefill)
@@ -500,8 +512,19 @@ static void entry(struct bus *b, const char *id, const char *msg, size_t n,
 		o = origin_find(b, m.origin, 1);
 	o->q = m.q;
 seen:
-	if (!prefill)
+	if (!prefill) {
 		fanout_bus_seen(b->h->fanout, &pos);
+		return;
+	}
+	/* Resumes waiting for the bus are woken once the whole prefill (what
+	 * the transport hands over in this turn of the loop) is in. */
+	b->pre_pos = pos;
+	if (b->pre_done == NULL)
+		b->pre_done = evtimer_new(b->h->base, on_prefill_done, b);
+	if (b->pre_done != NULL && !evtimer_pending(b->pre_done, NULL)) {
+		struct timeval now = { 0, 0 };
+		evtimer_add(b->pre_done, &now);
+	}
 }
 
 void bus_on_entry(struct bus *b, const char *id, const char *msg, size_t n)

@@ -1998,11 +1998,20 @@ const char *fanout_epoch(const struct fanout *f)
 	return f->epoch;
 }
 
-static void bus_saw(struct fanout *f, const struct fanout_pos *pos)
+/* The hub has every entry up to pos, without waking the parked: a
+ * prefill marks each entry so, and the bus calls fanout_bus_seen once the
+ * whole prefill is in the ring (a subscriber woken half way would have
+ * had the rest of the prefill go to the ring only: a gap). */
+static void bus_mark(struct fanout *f, const struct fanout_pos *pos)
 {
 	if (!f->seen_any || pos_cmp(pos, &f->seen) > 0)
 		f->seen = *pos;
 	f->seen_any = 1;
+}
+
+static void bus_saw(struct fanout *f, const struct fanout_pos *pos)
+{
+	bus_mark(f, pos);
 	if (f->parked != NULL)
 		park_wake(f, 0);
 }
@@ -2044,7 +2053,7 @@ int fanout_prefill_logs(struct fanout *f, const char *tid, const char *frames,
 			seg_commit(f, r, &sg);
 		}
 	}
-	bus_saw(f, pos);
+	bus_mark(f, pos);
 	return 0;
 }
 
@@ -2064,7 +2073,7 @@ int fanout_prefill_admin(struct fanout *f, const char *type, const char *tid,
 		ring_push(r, b, &sg, 1, type, tid);
 		block_unref(b);
 	}
-	bus_saw(f, pos);
+	bus_mark(f, pos);
 	return 0;
 }
 

@@ -105,7 +105,9 @@ int fanout_publish_admin_at(struct fanout *f, const char *type,
  * resume ring only, delivering nothing: a hub joining the bus prefills its
  * rings with the newest entries, oldest first, so it can serve cursors
  * from before it started. An entry at or before the newest bus position
- * the hub has is ignored. Arguments as fanout_publish_*_at; 0 or -1. */
+ * the hub has is ignored. Resumes waiting for the bus are not woken: call
+ * fanout_bus_seen with the last prefilled pos once the whole prefill is
+ * in. Arguments as fanout_publish_*_at; 0 or -1. */
 int fanout_prefill_logs(struct fanout *f, const char *tid, const char *frames,
                         size_t n, size_t count, const struct fanout_pos *pos);
 int fanout_prefill_admin(struct fanout *f, const char *type, const char *tid,
