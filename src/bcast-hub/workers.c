@@ -353,7 +353,9 @@ void workers_run(const struct workers_cfg *cfg, struct worker_self *self)
 		bc_die(BC_EX_SOFTWARE, "out of memory");
 	for (int i = 0; i < cfg->n; i++)
 		s.w[i].fd = -1;
-	s.ms = (unsigned long long)bc_now_ms();
+	/* Wall time, so that ids keep increasing across a reboot (a cursor
+	 * from before it is then older, not "from the future"). */
+	s.ms = (unsigned long long)(bc_now_us() / 1000);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
