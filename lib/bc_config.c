@@ -74,6 +74,23 @@ static const struct key {
 	{ "BCAST_JWT_SECRET_FILE", offsetof(struct bc_config, jwt_secret_file), 0, 0 },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+
+/* Settings that only some programs read, with bc_config_get: bcast-hub's
+ * numeric options and switches, the *_FILE forms of the credentials. The
+ * file may name them all, since every program reads the same file. */
+static const char *const more_keys[] = {
+	"BCAST_TOKEN_FILE", "BCAST_READ_TOKEN_FILE", "BCAST_CORS_ORIGINS",
+	"BCAST_COOKIE_SECURE", "BCAST_METRICS_PUBLIC", "BCAST_INSECURE",
+	"BCAST_WORKERS", "BCAST_READ_THREADS", "BCAST_KEEPALIVE",
+	"BCAST_MAX_CLIENTS", "BCAST_BACKLOG", "BCAST_MAX_BODY", "BCAST_TIMEOUT",
+	"BCAST_MAX_CONNS", "BCAST_MAX_CONNS_PER_ADDR", "BCAST_MEMORY_CAP",
+	"BCAST_DB_TIMEOUT", "BCAST_RESUME_EVENTS", "BCAST_RESUME_BYTES",
+	"BCAST_BUS_MAXLEN", "BCAST_BUS_OUTBOX",
+};
+#define NMORE (sizeof more_keys / sizeof more_keys[0])
+_Static_assert(NMORE <= sizeof ((struct bc_config *)0)->more /
+                        sizeof (char *),
+               "struct bc_config has room for every other setting");
 _Static_assert(NKEYS <= sizeof ((struct bc_config *)0)->src,
                "struct bc_config has room for every setting's source");
 
@@ -87,11 +104,21 @@ static char **field_of(struct bc_config *c, size_t i)
 	return (char **)((char *)c + keys[i].off);
 }
 
+const char *bc_config_more_key(size_t i)
+{
+	return i < NMORE ? more_keys[i] : NULL;
+}
+
+/* The index of setting name (n bytes): 0..NKEYS-1 for keys, NKEYS.. for
+ * more_keys; -1 when unknown. */
 static int key_index(const char *name, size_t n)
 {
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strlen(keys[i].name) == n && memcmp(keys[i].name, name, n) == 0)
 			return (int)i;
+	for (size_t i = 0; i < NMORE; i++)
+		if (strlen(more_keys[i]) == n && memcmp(more_keys[i], name, n) == 0)
+			return (int)(NKEYS + i);
 	return -1;
 }
 
@@ -197,8 +224,8 @@ int bc_config_load(struct bc_config *c)
 int bc_config_load_file(struct bc_config *c, const char *file, char *err,
                         size_t errlen)
 {
-	char *vals[NKEYS] = { 0 };
-	int lines[NKEYS] = { 0 };
+	char *vals[NKEYS + NMORE] = { 0 };
+	int lines[NKEYS + NMORE] = { 0 };
 	char *dbdef = NULL, *spooldef = NULL;
 	int explicit = file != NULL, rc = -1;
 
@@ -239,11 +266,16 @@ int bc_config_load_file(struct bc_config *c, const char *file, char *err,
 		if (bc_config_set(field_of(c, i), v) != 0)
 			goto out;
 	}
+	for (size_t i = 0; i < NMORE; i++) {
+		c->more[i] = vals[NKEYS + i];   /* taken over */
+		c->more_line[i] = lines[NKEYS + i];
+		vals[NKEYS + i] = NULL;
+	}
 	c->redis_asked = c->src[2] != BC_SRC_DEFAULT;
 	rc = 0;
 	err[0] = '\0';
 out:
-	for (size_t i = 0; i < NKEYS; i++)
+	for (size_t i = 0; i < NKEYS + NMORE; i++)
 		free(vals[i]);
 	free(dbdef);
 	free(spooldef);
@@ -252,10 +284,44 @@ out:
 	return rc;
 }
 
+const char *bc_config_get(const struct bc_config *c, const char *name,
+                          enum bc_config_src *from)
+{
+	int i = key_index(name, strlen(name));
+	const char *v = env(name);
+	enum bc_config_src src = BC_SRC_ENV;
+
+	if (!v && i >= (int)NKEYS && c->more[i - NKEYS]) {
+		v = c->more[i - NKEYS];
+		src = BC_SRC_FILE;
+	}
+	if (from)
+		*from = v ? src : BC_SRC_DEFAULT;
+	return v;
+}
+
+int bc_config_describe_more(const struct bc_config *c, size_t i, char *val,
+                            size_t vlen, char *src, size_t slen)
+{
+	enum bc_config_src from;
+	if (i >= NMORE)
+		return -1;
+	const char *v = bc_config_get(c, more_keys[i], &from);
+	if (!v)
+		return 0;
+	snprintf(val, vlen, "%s", v);
+	if (from == BC_SRC_FILE)
+		snprintf(src, slen, "file:%s:%d", c->file ? c->file : "?",
+		         c->more_line[i]);
+	else
+		snprintf(src, slen, "env");
+	return 1;
+}
+
 void bc_config_mark_flag(struct bc_config *c, const char *key)
 {
 	int i = key_index(key, strlen(key));
-	if (i >= 0)
+	if (i >= 0 && i < (int)NKEYS)
 		c->src[i] = BC_SRC_FLAG;
 }
 
@@ -338,6 +404,8 @@ void bc_config_free(struct bc_config *c)
 	free(c->read_token);
 	free(c->jwt_secret_file);
 	free(c->state);
+	for (size_t i = 0; i < NMORE; i++)
+		free(c->more[i]);
 	free(c->file);
 	free(c->file_note);
 	memset(c, 0, sizeof *c);

@@ -5,7 +5,8 @@
  * else the default; programs then overwrite fields from their flags with
  * bc_config_set(). The file is --config F (bc_config_load_file), else
  * $BCAST_CONFIG, else /etc/bcast/bcast.conf when it exists and is
- * readable: KEY=value lines with the environment variables' names, blank
+ * readable: KEY=value lines with the environment variables' names (those
+ * below, and bc_config_more_key's, which only some programs read), blank
  * lines and '#' comment lines; a value may be wrapped in one pair of
  * matching quotes, which are removed. $STATE is
  * ${XDG_STATE_HOME:-$HOME/.local/state}/bcast for every program, so emit,
@@ -33,6 +34,10 @@ struct bc_config {
 	 * bc_config_describe); file_line is the line for BC_SRC_FILE. */
 	unsigned char src[16];
 	int file_line[16];
+	/* The settings only some programs read (bc_config_more_key order),
+	 * from the file; the environment is looked up by bc_config_get. */
+	char *more[32];
+	int more_line[32];
 	char *file;        /* the configuration file read, or NULL */
 	char *file_note;   /* why the default file was not read, or NULL */
 };
@@ -55,6 +60,20 @@ int bc_config_load(struct bc_config *c);
  * "FILE:LINE: ...". 0, or -1 with err (c is then empty). */
 int bc_config_load_file(struct bc_config *c, const char *file, char *err,
                         size_t errlen);
+/* The settings that only some programs read (bcast-hub's numeric options,
+ * BCAST_TOKEN_FILE, ...), in order: their names, or NULL past the last.
+ * The file may hold them; the program reads them with bc_config_get. */
+const char *bc_config_more_key(size_t i);
+/* Setting name's value: the environment's when set and not empty, else
+ * the file's (name must be a bc_config_more_key), else NULL. Owned by c
+ * or the environment. *from (when not NULL) is set to where it came from. */
+const char *bc_config_get(const struct bc_config *c, const char *name,
+                          enum bc_config_src *from);
+/* Like bc_config_describe, for bc_config_more_key(i): 1 with the value and
+ * its source when it is set (environment or file), 0 when not, -1 past
+ * the last. */
+int bc_config_describe_more(const struct bc_config *c, size_t i, char *val,
+                            size_t vlen, char *src, size_t slen);
 /* Record that setting key (e.g. "BCAST_DB") came from a flag. */
 void bc_config_mark_flag(struct bc_config *c, const char *key);
 /* The value of setting i (bc_config_key order) as --print-config shows it,

@@ -66,6 +66,41 @@ setting() {
 	[[ $output == *"cannot connect to Redis"* ]]
 }
 
+@test "config: the file holds bcast-hub's other settings (workers, limits, *_FILE credentials), as docs/deploy.md writes it" {
+	local port
+	port=$(free_port)
+	unset BCAST_WORKERS   # helpers.bash exports 1; the environment beats the file
+	printf 'secret-publish-token\n' >"$T/publish.token"
+	printf '%s\n' "BCAST_LISTEN=127.0.0.1:$port" "BCAST_DB=sqlite:$T/more.db" \
+		BCAST_REDIS=none "BCAST_TOKEN_FILE=$T/publish.token" BCAST_WORKERS=2 \
+		BCAST_MAX_BODY=200 BCAST_MAX_CONNS_PER_ADDR=1024 >"$T/more.conf"
+	run bcast-hub --config "$T/more.conf" --print-config
+	[ "$status" -eq 0 ]
+	[[ $output == *"BCAST_WORKERS=2	# file:$T/more.conf:5"* ]]
+	[[ $output == *"BCAST_TOKEN_FILE=$T/publish.token	# file:"* ]]
+	run bcast-hub --config "$T/more.conf" --workers 1 --print-config
+	[[ $output == *"BCAST_WORKERS=2	# file:$T/more.conf:5, overridden by a flag"* ]]
+	bg bcast-hub --config "$T/more.conf" 2>"$T/more.log"
+	HUB_PORT=$port wait_for 10 hub_healthy
+	grep -q ', 2 workers' "$T/more.log"
+	[ "$(pgrep -c -P "$BG_PID" -x bcast-hub)" -eq 2 ]
+	# The token from the file named in the file: without it 401, with it 200.
+	local url=http://127.0.0.1:$port/api/runs/more-run/logs
+	local rec='{"thread_id":"more-run","seq":1,"ts":"2026-12-03T10:00:00Z","stream":"stdout","line":"x"}'
+	run curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-ndjson' --data-binary "$rec" "$url"
+	[ "$output" = 401 ]
+	run curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer secret-publish-token' \
+		-H 'Content-Type: application/x-ndjson' --data-binary "$rec" "$url"
+	[ "$output" = 200 ]
+	# BCAST_MAX_BODY=200 from the file: a 300-byte body is refused.
+	run curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer secret-publish-token' \
+		-H 'Content-Type: application/x-ndjson' --data-binary "$(head -c 300 /dev/zero | tr '\0' x)" "$url"
+	[ "$output" = 413 ]
+	# Another program reads the same file and is not troubled by hub settings.
+	run bcast-flush --config "$T/more.conf" --all -q
+	[ "$status" -eq 0 ]
+}
+
 @test "config: --print-config never shows a token or a URL password in full" {
 	printf 'BCAST_TOKEN=tok-0123456789-HIDDEN-wxyz\nBCAST_REDIS=redis://:redispass@r:6379\nBCAST_READ_TOKEN=read-HIDDEN-0123456789\n' >"$T/bcast.conf"
 	export BCAST_CONFIG=$T/bcast.conf

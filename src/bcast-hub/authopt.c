@@ -16,16 +16,10 @@
 #include "bc_jwt.h"
 #include "cli.h"
 
-static const char *env(const char *name)
+/* A yes/no setting (environment, else the configuration file). */
+static int setting_true(const struct bc_config *cfg, const char *name)
 {
-	const char *v = getenv(name);
-
-	return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
-static int env_true(const char *name)
-{
-	const char *v = env(name);
+	const char *v = bc_config_get(cfg, name, NULL);
 
 	return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
 	                     strcasecmp(v, "true") == 0 || strcasecmp(v, "on") == 0);
@@ -45,10 +39,12 @@ void authopt_add_origin(struct authopt *o, const char *origin)
 	o->origins[o->norigins++] = origin;
 }
 
-/* The secret named by a flag pair (value, file), else the environment's
- * (BCAST_x, BCAST_x_FILE). NULL when none is given. */
-static char *secret(const char *val, const char *file, const char *flag,
-                    const char *var, const char *cfg_val, size_t *len)
+/* The secret named by a flag pair (value, file), else the settings'
+ * (BCAST_x, BCAST_x_FILE: environment, else file). NULL when none is
+ * given. */
+static char *secret(const struct bc_config *cfg, const char *val,
+                    const char *file, const char *flag, const char *var,
+                    const char *cfg_val, size_t *len)
 {
 	char err[512], var_file[64];
 
@@ -57,7 +53,7 @@ static char *secret(const char *val, const char *file, const char *flag,
 	if (val == NULL && file == NULL) {
 		snprintf(var_file, sizeof var_file, "%s_FILE", var);
 		val = cfg_val != NULL && cfg_val[0] != '\0' ? cfg_val : NULL;
-		file = env(var_file);
+		file = bc_config_get(cfg, var_file, NULL);
 		if (val != NULL && file != NULL)
 			bc_usage_error("%s and %s are both set: give one", var, var_file);
 	}
@@ -94,9 +90,9 @@ struct hub_auth *authopt_build(struct authopt *o, const struct bc_config *cfg)
 	               ? cfg->jwt_secret_file : NULL;
 	char err[512];
 
-	token = secret(o->token, o->token_file, "token", "BCAST_TOKEN",
+	token = secret(cfg, o->token, o->token_file, "token", "BCAST_TOKEN",
 	               cfg->token, &tlen);
-	read = secret(o->read_token, o->read_token_file, "read-token",
+	read = secret(cfg, o->read_token, o->read_token_file, "read-token",
 	              "BCAST_READ_TOKEN", cfg->read_token, &rlen);
 	if (kf != NULL) {
 		key = bc_config_read_secret(kf, &klen, err, sizeof err);
@@ -108,16 +104,17 @@ struct hub_auth *authopt_build(struct authopt *o, const struct bc_config *cfg)
 			               "/dev/urandom | base64 > %s)", kf, klen,
 			               BC_JWT_MIN_SECRET, kf);
 	}
-	if (o->norigins == 0 && (p = (char *)env("BCAST_CORS_ORIGINS")) != NULL) {
+	if (o->norigins == 0 &&
+	    (p = (char *)bc_config_get(cfg, "BCAST_CORS_ORIGINS", NULL)) != NULL) {
 		if ((list = strdup(p)) == NULL)
 			bc_die(BC_EX_SOFTWARE, "out of memory");
 		for (p = strtok_r(list, ", ", &save); p != NULL;
 		     p = strtok_r(NULL, ", ", &save))
 			authopt_add_origin(o, p);
 	}
-	o->cookie_secure |= env_true("BCAST_COOKIE_SECURE");
-	o->metrics_public |= env_true("BCAST_METRICS_PUBLIC");
-	o->insecure |= env_true("BCAST_INSECURE");
+	o->cookie_secure |= setting_true(cfg, "BCAST_COOKIE_SECURE");
+	o->metrics_public |= setting_true(cfg, "BCAST_METRICS_PUBLIC");
+	o->insecure |= setting_true(cfg, "BCAST_INSECURE");
 
 	ao.token = token;
 	ao.read_token = read;

@@ -496,17 +496,17 @@ int main(int argc, char **argv)
 			numset[i] = 1;
 		}
 	}
+	if (optind < argc)
+		bc_usage_error("unexpected argument '%s'", argv[optind]);
+	bc_cli_config_load(&cfg, argc, argv);
 	for (i = 0; i < NNUMOPTS; i++) {
-		const char *v = getenv(numopts[i].env);
-		if (!numset[i] && v != NULL && v[0] != '\0') {
+		const char *v = bc_config_get(&cfg, numopts[i].env, NULL);
+		if (!numset[i] && v != NULL) {
 			numopt_set(&o, &numopts[i], v);
 			numset[i] = 1;
 		}
 	}
 	max_clients_set = numset[NUM_MAX_CLIENTS];
-	if (optind < argc)
-		bc_usage_error("unexpected argument '%s'", argv[optind]);
-	bc_cli_config_load(&cfg, argc, argv);
 	if ((flag.listen != NULL && bc_config_set(&cfg.listen, flag.listen) != 0) ||
 	    (flag.db != NULL && bc_config_set(&cfg.db, flag.db) != 0) ||
 	    (flag.redis != NULL && bc_config_set(&cfg.redis, flag.redis) != 0) ||

@@ -159,6 +159,14 @@ void bc_cli_config_load(struct bc_config *c, int argc, char **argv)
 	}
 }
 
+/* The environment name of a long option: --max-conns is BCAST_MAX_CONNS. */
+static void flag_key_any(const char *name, char *key, size_t n)
+{
+	snprintf(key, n, "BCAST_%s", name);
+	for (char *p = key; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+}
+
 /* The setting a long option sets: --db is BCAST_DB, --read-token-file
  * BCAST_READ_TOKEN; "" when none. */
 static void flag_key(const char *name, char *key, size_t n)
@@ -202,6 +210,20 @@ void bc_cli_config_ready(struct bc_config *c)
 	for (size_t i = 0; bc_config_describe(c, i, val, sizeof val, src,
 	                                      sizeof src) == 0; i++)
 		printf("%s=%s\t# %s\n", bc_config_key(i), val, src);
+	/* The settings only some programs read: those that are set. */
+	for (size_t i = 0; bc_config_more_key(i); i++) {
+		if (bc_config_describe_more(c, i, val, sizeof val, src,
+		                            sizeof src) != 1)
+			continue;
+		int by_flag = 0;
+		for (size_t j = 0; j < nflags; j++) {
+			flag_key_any(flags_seen[j], key, sizeof key);
+			by_flag |= strcmp(key, bc_config_more_key(i)) == 0;
+		}
+		printf("%s=%s\t# %s%s\n", bc_config_more_key(i),
+		       val, src,
+		       by_flag ? ", overridden by a flag" : "");
+	}
 	exit(bc_close_stdout());
 }
 
