@@ -723,6 +723,17 @@ assert {r["thread_id"]: r["status"] for r in runs} == {"run-42": "completed", "r
 	[[ "${lines[1]}" == auth*completed* ]]
 }
 
+# kill_and_restart_hub DB: kill -9 the hub, start a new one on the same
+# port and DB (a new epoch), and wait until it answers.
+kill_and_restart_hub() {
+	kill -9 "$HUB_PID"
+	wait "$HUB_PID" 2>/dev/null || true
+	bcast-hub --listen "127.0.0.1:$HUB_PORT" --db "$1" 2>>"$HUB_LOG" &
+	HUB_PID=$!
+	BC_PIDS+=("$HUB_PID")
+	wait_for 10 hub_healthy
+}
+
 @test "every thread across a hub kill -9: one reset notice with what was missed, then live" {
 	db=$(sqlite_db)
 	start_hub --db "$db"
@@ -731,12 +742,7 @@ assert {r["thread_id"]: r["status"] for r in runs} == {"run-42": "completed", "r
 	wait_for 10 subs_are global 1
 	post_lines r 1 "before"
 	wait_for 5 has_lines "$T/out" 1
-	kill -9 "$HUB_PID"
-	wait "$HUB_PID" 2>/dev/null || true
-	bcast-hub --listen "127.0.0.1:$HUB_PORT" --db "$db" 2>>"$HUB_LOG" &
-	HUB_PID=$!
-	BC_PIDS+=("$HUB_PID")
-	wait_for 10 hub_healthy
+	kill_and_restart_hub "$db"
 	wait_for 15 subs_are global 1
 	post_lines r 2 "after 1" "after 2"
 	wait_exit "$tail_pid" 10
@@ -754,12 +760,7 @@ assert {r["thread_id"]: r["status"] for r in runs} == {"run-42": "completed", "r
 	wait_for 10 subs_are admin 1
 	post_event a checkpoint '{"n":1}'
 	wait_for 5 has_lines "$T/out" 1
-	kill -9 "$HUB_PID"
-	wait "$HUB_PID" 2>/dev/null || true
-	bcast-hub --listen "127.0.0.1:$HUB_PORT" --db "$db" 2>>"$HUB_LOG" &
-	HUB_PID=$!
-	BC_PIDS+=("$HUB_PID")
-	wait_for 10 hub_healthy
+	kill_and_restart_hub "$db"
 	wait_for 15 subs_are admin 1
 	post_event a checkpoint '{"n":2}'
 	wait_exit "$tail_pid" 10
